@@ -1,0 +1,34 @@
+# Two commands matter: `make run` (the product) and `make test` (the checks).
+# Both set everything up on a fresh machine; see README.md.
+
+RASA_VENV := .venv/rasa
+APP_VENV := .venv/app
+APP_PY := $(APP_VENV)/bin/python
+RASA := $(RASA_VENV)/bin/rasa
+
+.PHONY: run test setup lint format train seed clean
+
+run: setup
+	@$(APP_PY) -m scripts.stack run
+
+test: setup
+	@scripts/test.sh
+
+setup:
+	@scripts/venv.sh rasa 3.10 $(RASA_VENV) requirements/rasa.txt
+	@scripts/venv.sh app 3.11 $(APP_VENV) requirements/app.txt
+
+train: setup
+	@$(APP_PY) -m scripts.train
+
+seed: setup
+	@$(APP_PY) -m backend.store.seed
+
+lint: setup
+	@$(APP_VENV)/bin/ruff check . && $(APP_VENV)/bin/ruff format --check .
+
+format: setup
+	@$(APP_VENV)/bin/ruff format . && $(APP_VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var .venv .rasa results

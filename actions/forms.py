@@ -1,0 +1,55 @@
+"""Pieces every form shares: which intents interrupt a form, and how a form is stopped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import messages
+
+# Intents that break into a form rather than answer its question (handled by rules).
+INTERRUPTIONS = frozenset({"deny", "human_handoff", "bot_challenge", "goodbye", "out_of_scope"})
+
+# Blocked reasons after which the user is offered a person.
+OFFER_HUMAN_AFTER = frozenset({"invalid", "unknown"})
+
+# Per-request form state, cleared whenever a form ends however it ends.
+FORM_STATE_SLOTS = ("tracking_numbers", "phone_last4", "new_address", "blocked_reason")
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def latest_text(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""
+
+
+def entity_given(tracker: Tracker, entity: str) -> bool:
+    return any(e.get("entity") == entity for e in tracker.latest_message.get("entities", []))
+
+
+def is_answer(tracker: Tracker, slot: str) -> bool:
+    """True when the latest message is the user's answer to the form asking for `slot`."""
+    return tracker.get_slot("requested_slot") == slot and latest_intent(tracker) not in INTERRUPTIONS
+
+
+def reset_form_state() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in FORM_STATE_SLOTS] + [SlotSet("tracking_attempts", 0)]
+
+
+class ActionStopForm(Action):
+    """Runs after a form is cancelled: forget what the form collected, say so."""
+
+    def name(self) -> str:
+        return "action_stop_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        if latest_intent(tracker) == "deny":
+            dispatcher.utter_message(text=messages.STOPPED)
+        return reset_form_state()

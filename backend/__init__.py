@@ -1,0 +1,1 @@
+"""Backend of the logistics assistant: customer store, CRM analytics and the HTTP gateway."""

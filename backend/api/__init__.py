@@ -1,0 +1,1 @@
+"""HTTP face of the backend: the conversation gateway, the tracking view and health checks."""

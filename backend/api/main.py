@@ -1,0 +1,106 @@
+"""The FastAPI application: `create_app(settings)` builds it, `app` is what uvicorn serves.
+
+    uvicorn backend.api.main:app --host 127.0.0.1 --port 8000 --workers 1 --no-access-log
+
+Settings come from the environment through `get_settings()` unless `create_app` is given a
+`Settings` object (tests build one app per configuration that way). The gateway keeps turn
+state in memory, so one worker per process (see rasa_gateway).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
+
+from backend.api.logging import RequestLogMiddleware, setup_logging, silence_access_log
+from backend.api.rasa_gateway import RasaGateway, apology_text
+from backend.api.routes import chat, health, rasa_callback, shipments
+from backend.config import Settings, get_settings
+from backend.store.db import get_engine
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# The page renders with textContent only; the policy is a second fence against injected markup.
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' https: data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+DATABASE_UNAVAILABLE = (
+    "The customer database is unavailable right now. Please try again in a few minutes."
+)
+
+logger = logging.getLogger("backend.api")
+
+DESCRIPTION = """
+Gateway between the customer chat widget and the Rasa assistant, plus the public
+parcel-tracking view. The widget talks only to this backend; the backend talks to Rasa.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    setup_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Uvicorn configures its loggers after importing the app; silence its access log again.
+        silence_access_log()
+        app.state.engine = get_engine(settings.database_url)
+        # trust_env=False: Rasa is an internal service, never reached through a proxy.
+        async with httpx.AsyncClient(trust_env=False) as client:
+            app.state.http_client = client
+            app.state.gateway = RasaGateway(settings, client)
+            logger.info("backend ready, rasa at %s", settings.rasa_url)
+            yield
+
+    app = FastAPI(
+        title="Parcel assistant backend",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(RequestLogMiddleware)
+    app.add_exception_handler(DBAPIError, _database_unavailable)
+
+    app.include_router(chat.router)
+    app.include_router(shipments.router)
+    app.include_router(health.router)
+    app.include_router(rasa_callback.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route("/", _index_route(settings), methods=["GET"], include_in_schema=False)
+    return app
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # OperationalError (connection refused, missing tables) and every other driver error.
+    # The driver's first line says why; the statement and its parameters stay out of the log.
+    route = getattr(request.scope.get("route"), "path", "?")
+    reason = (str(getattr(exc, "orig", None) or "").splitlines() or ["?"])[0]
+    logger.error("database error on %s: %s: %s", route, type(exc).__name__, reason)
+    return JSONResponse(
+        {"detail": DATABASE_UNAVAILABLE}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE
+    )
+
+
+def _index_route(settings: Settings) -> Callable[[], Awaitable[HTMLResponse]]:
+    # The page carries the apology so it can still show it when the backend cannot be reached.
+    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    page = page.replace("__APOLOGY__", html.escape(apology_text(settings), quote=True))
+    headers = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
+
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page, headers=headers)
+
+    return index
+
+
+app = create_app()

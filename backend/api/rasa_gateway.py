@@ -1,0 +1,141 @@
+"""The conversation gateway: a user turn goes in, the bot's messages come out.
+
+Rasa's `callback` input channel answers the webhook only after the whole turn has run, and during
+the turn POSTs every bot message to the callback URL from credentials.yml (our
+`/rasa/callback/{secret}` route), awaiting each POST before the next. So a turn registers a
+collector for its conversation, posts the text, and when the webhook returns the collector holds
+every message of the turn, in order. Messages for a conversation with no turn running (proactive
+messages, or the late end of a turn that timed out) wait in a per-conversation queue until the
+widget polls.
+
+State is in process memory: run one worker per backend process, or route a conversation and its
+callbacks to the same process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+import httpx
+
+from backend.api.schemas import BotMessage
+from backend.config import Settings
+
+logger = logging.getLogger("backend.api.gateway")
+
+WEBHOOK_PATH = "/webhooks/callback/webhook"
+# Bounds on undelivered proactive messages, so a silent widget cannot grow memory forever.
+MAX_PENDING_PER_CONVERSATION = 50
+MAX_PENDING_CONVERSATIONS = 10_000
+
+
+def apology_text(settings: Settings) -> str:
+    return (
+        "Sorry, I'm having trouble answering right now. Please try again in a minute, "
+        f"or call us on {settings.support_phone} ({settings.support_hours})."
+    )
+
+
+@dataclass
+class _Slot:
+    """Per-conversation turn lock; `users` counts holders and waiters so idle slots can go."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+class RasaGateway:
+    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+        self._settings = settings
+        self._client = client
+        self._webhook_url = settings.rasa_url.rstrip("/") + WEBHOOK_PATH
+        self._slots: dict[str, _Slot] = {}
+        self._collectors: dict[str, list[BotMessage]] = {}
+        self._pending: OrderedDict[str, deque[BotMessage]] = OrderedDict()
+
+    @property
+    def apology(self) -> BotMessage:
+        return BotMessage(text=apology_text(self._settings))
+
+    async def send(self, conversation_id: str, text: str) -> list[BotMessage]:
+        """Run one user turn and return the bot's messages; an apology when Rasa fails."""
+        slot = self._slots.setdefault(conversation_id, _Slot())
+        slot.users += 1
+        try:
+            async with slot.lock:
+                return await self._turn(conversation_id, text)
+        finally:
+            slot.users -= 1
+            if slot.users == 0:
+                del self._slots[conversation_id]
+
+    async def _turn(self, conversation_id: str, text: str) -> list[BotMessage]:
+        started = time.perf_counter()
+        collected: list[BotMessage] = []
+        self._collectors[conversation_id] = collected
+        try:
+            fault = await self._post(conversation_id, text)
+        finally:
+            del self._collectors[conversation_id]
+        if fault is None and not collected:
+            # Rasa ran the turn but said nothing: typically the action server is down.
+            fault = "rasa answered without any bot message"
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if fault is not None:
+            logger.warning(
+                "turn conversation=%s chars=%d fault=%r ms=%.0f",
+                conversation_id, len(text), fault, elapsed_ms,
+            )
+            return [self.apology]
+        logger.info(
+            "turn conversation=%s chars=%d bot_messages=%d ms=%.0f",
+            conversation_id, len(text), len(collected), elapsed_ms,
+        )
+        return collected
+
+    async def _post(self, conversation_id: str, text: str) -> str | None:
+        """POST the user's text to Rasa; the reason of the fault, or None when Rasa succeeded."""
+        try:
+            response = await self._client.post(
+                self._webhook_url,
+                json={"sender": conversation_id, "message": text},
+                timeout=self._settings.rasa_timeout_seconds,
+            )
+        except httpx.TimeoutException:
+            return f"rasa timed out after {self._settings.rasa_timeout_seconds:g}s"
+        except httpx.HTTPError as exc:
+            return f"rasa unreachable: {type(exc).__name__}: {exc}"
+        if not response.is_success:
+            return f"rasa answered HTTP {response.status_code}"
+        return None
+
+    def deliver(self, conversation_id: str, message: BotMessage) -> bool:
+        """Route a message Rasa posted back: to the running turn, else to the pending queue.
+
+        Returns True when a turn was waiting for it.
+        """
+        collector = self._collectors.get(conversation_id)
+        if collector is not None:
+            collector.append(message)
+            return True
+        queue = self._pending.get(conversation_id)
+        if queue is None:
+            if len(self._pending) >= MAX_PENDING_CONVERSATIONS:
+                dropped, _ = self._pending.popitem(last=False)
+                logger.warning("pending queue full, dropped conversation=%s", dropped)
+            queue = self._pending[conversation_id] = deque(maxlen=MAX_PENDING_PER_CONVERSATION)
+        queue.append(message)
+        logger.info("queued proactive message conversation=%s", conversation_id)
+        return False
+
+    def take_pending(self, conversation_id: str) -> list[BotMessage]:
+        """Return and forget the messages waiting for this conversation."""
+        queue = self._pending.pop(conversation_id, None)
+        return list(queue) if queue else []
+
+    def active_conversations(self) -> int:
+        return len(self._slots)

@@ -1,0 +1,92 @@
+"""Request and response models of the public HTTP API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+
+
+class Button(BaseModel):
+    """A quick reply: show `title`, send `payload` when chosen."""
+
+    title: str
+    payload: str = ""
+
+
+class BotMessage(BaseModel):
+    """One message of the assistant, as Rasa's callback channel delivers it."""
+
+    # Rasa adds keys such as recipient_id or attachment; keep only what the widget shows.
+    model_config = ConfigDict(extra="ignore")
+
+    text: str | None = None
+    buttons: list[Button] = Field(default_factory=list)
+    image: str | None = None
+    # Rasa passes `json_message` through untouched, so any JSON value may arrive.
+    custom: Any = None
+
+
+class RasaCallbackMessage(BotMessage):
+    """What Rasa's `callback` output channel POSTs for each bot message."""
+
+    recipient_id: str
+
+
+class ChatRequest(BaseModel):
+    conversation_id: str | None = Field(
+        default=None,
+        pattern=CONVERSATION_ID_PATTERN,
+        description="Omit on the first message; reuse the id the answer returns afterwards.",
+        examples=["3f2b9c0e6d1a4b5c8e7f9a0b1c2d3e4f"],
+    )
+    message: str = Field(description="What the customer typed, or a button payload.")
+
+
+class ChatResponse(BaseModel):
+    conversation_id: str
+    messages: list[BotMessage]
+
+
+class PendingMessages(BaseModel):
+    conversation_id: str
+    messages: list[BotMessage]
+
+
+class TrackingEventPublic(BaseModel):
+    time: datetime
+    location: str
+    code: str = Field(description="Scan code, e.g. AR (arrived at a facility), DL (delivered).")
+    description: str
+
+
+class ShipmentPublic(BaseModel):
+    """The public tracking view: what anyone holding the number may see, no consignee data."""
+
+    tracking_number: str
+    status: str = Field(description="Machine-readable status, e.g. `in_transit`.")
+    status_text: str = Field(description="The status in words, e.g. 'on its way'.")
+    summary: str = Field(description="The parcel in a sentence or two, as the assistant says it.")
+    last_scan_place: str | None
+    last_scan_time: datetime | None
+    eta: date | None = Field(description="Expected delivery day (UK), while still on its way.")
+    delivered_at: datetime | None
+    days_late: int
+    events: list[TrackingEventPublic] = Field(description="Scans, oldest first.")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class DependencyCheck(BaseModel):
+    ok: bool
+    detail: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, DependencyCheck]

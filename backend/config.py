@@ -1,0 +1,40 @@
+"""Settings read from the environment, with embedded-mode defaults.
+
+Every secret and address comes from here; nothing else reads os.environ for them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = REPO_ROOT / "var"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    # Customer store: SQLite file by default, PostgreSQL when DATABASE_URL says so.
+    database_url: str = f"sqlite:///{VAR_DIR / 'logistics.db'}"
+    # Where the backend reaches the Rasa server (never exposed to browsers).
+    rasa_url: str = "http://127.0.0.1:5005"
+    # Shared secret in the path of the callback URL Rasa posts bot messages to.
+    rasa_callback_secret: str = "dev-callback-secret"
+    # Seconds the gateway waits for Rasa to finish a turn.
+    rasa_timeout_seconds: float = 30.0
+    # Longest user message the gateway accepts, in characters.
+    max_message_chars: int = 2000
+    # Shown to customers whenever the assistant cannot answer.
+    support_phone: str = "0330 123 4567"
+    support_hours: str = "Mon–Fri 8:00–20:00, Sat 9:00–14:00"
+    # Seconds a health check waits for each dependency.
+    health_timeout_seconds: float = 3.0
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

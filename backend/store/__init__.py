@@ -1,0 +1,1 @@
+"""The customer store: SQLModel tables, sessions, migrations, queries and demo data."""

@@ -1,0 +1,1 @@
+"""Developer tooling: environment set-up, model training and the process stack."""

@@ -1,0 +1,228 @@
+"""Start, watch and stop the three processes: action server, Rasa server, backend.
+
+``python -m scripts.stack run`` is what ``make run`` calls; tests use :class:`Stack`
+directly to run the same processes on free ports against a temporary store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from scripts.paths import APP_PYTHON, LOG_DIR, RASA_BIN, ROOT
+from scripts.train import rasa_env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Ports:
+    actions: int = 5055
+    rasa: int = 5005
+    backend: int = 8000
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(free_port(), free_port(), free_port())
+
+
+@dataclass
+class Stack:
+    model: Path
+    database_url: str
+    ports: Ports = field(default_factory=Ports)
+    log_dir: Path = LOG_DIR
+    backend_host: str = "127.0.0.1"
+    callback_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def backend_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.backend}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.rasa}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.actions}"
+
+    def _env(self) -> dict[str, str]:
+        env = rasa_env()
+        env.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "ACTION_ENDPOINT_URL": f"{self.actions_url}/webhook",
+                "RASA_URL": self.rasa_url,
+                "RASA_CALLBACK_SECRET": self.callback_secret,
+                "RASA_CALLBACK_URL": f"{self.backend_url}/rasa/callback/{self.callback_secret}",
+                "HF_HUB_OFFLINE": "1",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def commands(self) -> dict[str, list[str]]:
+        return {
+            "actions": [
+                str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions",
+                "--port", str(self.ports.actions),
+            ],
+            "rasa": [
+                str(RASA_BIN), "run", "--model", str(self.model),
+                "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
+                "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+            ],
+            "backend": [
+                str(APP_PYTHON), "-m", "uvicorn", "backend.api.main:app",
+                "--host", self.backend_host, "--port", str(self.ports.backend),
+            ],
+        }  # fmt: skip
+
+    def health_urls(self) -> dict[str, str]:
+        return {
+            "actions": f"{self.actions_url}/health",
+            "rasa": f"{self.rasa_url}/",
+            "backend": f"{self.backend_url}/health/live",
+        }
+
+    def start(self, timeout: float = 240.0, progress: bool = False) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = self._env()
+        for name, cmd in self.commands().items():
+            log = (self.log_dir / f"{name}.log").open("ab")
+            # A session of its own per process, so stopping reaches its children too.
+            self.processes[name] = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+            if progress:
+                print(f"  started {name:<8} (log: {self.log_dir / (name + '.log')})", flush=True)
+        try:
+            self.wait_until_ready(timeout, progress)
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_until_ready(self, timeout: float, progress: bool) -> None:
+        deadline = time.monotonic() + timeout
+        pending = dict(self.health_urls())
+        started = time.monotonic()
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name, url in list(pending.items()):
+                    proc = self.processes[name]
+                    if proc.poll() is not None:
+                        raise RuntimeError(
+                            f"{name} exited with code {proc.returncode}; "
+                            f"see {self.log_dir / (name + '.log')}"
+                        )
+                    try:
+                        if client.get(url).status_code == 200:
+                            del pending[name]
+                            if progress:
+                                elapsed = time.monotonic() - started
+                                print(f"  {name:<8} ready after {elapsed:.0f} s", flush=True)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    raise TimeoutError(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
+                if pending:
+                    time.sleep(0.5)
+
+    def stop(self, grace: float = 10.0) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in self.processes.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.processes.clear()
+
+    def first_exited(self) -> str | None:
+        return next((n for n, p in self.processes.items() if p.poll() is not None), None)
+
+
+def prepare_store(database_url: str) -> None:
+    """Migrate the store to the latest schema and seed the demo data (idempotent)."""
+    subprocess.run(
+        [str(APP_PYTHON), "-m", "backend.store.seed", "--database-url", database_url],
+        cwd=ROOT, check=True, env={**os.environ, "DATABASE_URL": database_url},
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from backend.config import get_settings
+    from scripts.train import train
+
+    database_url = get_settings().database_url
+    started = time.monotonic()
+    print("[1/3] customer store", flush=True)
+    prepare_store(database_url)
+    print("[2/3] Rasa model", flush=True)
+    model = train()
+    print("[3/3] starting services", flush=True)
+    ports = Ports(args.actions_port, args.rasa_port, args.backend_port)
+    stack = Stack(model=model, database_url=database_url, ports=ports, backend_host=args.host)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start(progress=True)
+        print(
+            f"\nReady in {time.monotonic() - started:.0f} s. Open {stack.backend_url}/ "
+            f"(API docs: {stack.backend_url}/docs). Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while not stopping:
+            crashed = stack.first_exited()
+            if crashed:
+                print(f"{crashed} stopped unexpectedly; see {LOG_DIR / (crashed + '.log')}")
+                return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping services ...", flush=True)
+        stack.stop()
+        print("stopped.")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="prepare everything and run the three services")
+    run_parser.add_argument("--host", default=os.environ.get("BACKEND_HOST", "127.0.0.1"))
+    run_parser.add_argument("--backend-port", type=int, default=int(os.environ.get("BACKEND_PORT", 8000)))
+    run_parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
+    run_parser.add_argument("--actions-port", type=int, default=int(os.environ.get("ACTIONS_PORT", 5055)))
+    args = parser.parse_args()
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Everything `make test` checks, in order: lint, training data, model, conversations,
+# held-out NLU accuracy, then the pytest suites (store, actions, API, end to end).
+set -eu
+cd "$(dirname "$0")/.."
+APP=.venv/app/bin
+RASA=.venv/rasa/bin/rasa
+export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 HF_HUB_OFFLINE=1 PYTHONWARNINGS=ignore
+mkdir -p var/log var/results
+
+quiet() {  # run a command with its output in a log; show the log's tail if it fails
+  log="$1"; shift
+  if ! "$@" >"$log" 2>&1; then
+    tail -n 40 "$log"; echo "FAILED: $* (full log: $log)"; exit 1
+  fi
+}
+
+echo "[1/6] lint (ruff)"
+$APP/ruff check .
+$APP/ruff format --check .
+
+echo "[2/6] training data (rasa data validate --fail-on-warnings)"
+quiet var/log/validate.log $RASA data validate --data assistant --domain domain.yml \
+  --config config.yml --fail-on-warnings
+
+echo "[3/6] Rasa model"
+$APP/python -m scripts.train
+MODEL="$($APP/python -c 'from scripts.train import model_path; print(model_path())')"
+
+echo "[4/6] conversation tests (rasa test core --fail-on-prediction-errors)"
+quiet var/log/test-core.log $RASA test core --model "$MODEL" --stories tests/assistant/stories \
+  --fail-on-prediction-errors --out var/results/core
+$APP/python -m scripts.reports core var/results/core
+
+echo "[5/6] held-out NLU test set"
+quiet var/log/test-nlu.log $RASA test nlu --model "$MODEL" --nlu tests/assistant/nlu_heldout.yml \
+  --out var/results/nlu
+$APP/python -m scripts.reports nlu var/results/nlu
+
+echo "[6/6] pytest"
+$APP/pytest tests

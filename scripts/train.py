@@ -1,0 +1,100 @@
+"""Train the Rasa model when its inputs changed, and only then.
+
+The model file is named after a hash of config.yml, domain.yml and assistant/, so an
+unchanged assistant reuses the model it already has. ``python -m scripts.train``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from scripts.paths import LOG_DIR, MODEL_DIR, MODEL_INPUTS, RASA_BIN, ROOT
+
+# Lines of Rasa's training log worth showing as progress.
+_PROGRESS_MARKS = ("Starting to train component", "Your Rasa model is trained", "Epochs:")
+
+
+def inputs_hash() -> str:
+    digest = hashlib.sha256()
+    for name in MODEL_INPUTS:
+        path = ROOT / name
+        files = sorted(path.rglob("*.yml")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(ROOT)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def model_path() -> Path:
+    return MODEL_DIR / f"assistant-{inputs_hash()}.tar.gz"
+
+
+def rasa_env() -> dict[str, str]:
+    """Environment for every Rasa command: quiet TensorFlow, no telemetry calls home."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "PYTHONWARNINGS": "ignore",
+        }
+    )
+    return env
+
+
+def train(force: bool = False) -> Path:
+    target = model_path()
+    if target.exists() and not force:
+        print(f"  model up to date: {target.relative_to(ROOT)}")
+        return target
+    MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_file = LOG_DIR / "train.log"
+    print(f"  training the Rasa model (log: {log_file.relative_to(ROOT)}) ...", flush=True)
+    started = time.monotonic()
+    cmd = [
+        str(RASA_BIN), "train", "--data", "assistant", "--config", "config.yml",
+        "--domain", "domain.yml", "--out", str(MODEL_DIR), "--fixed-model-name", target.stem.removesuffix(".tar"),
+    ]  # fmt: skip
+    with log_file.open("w") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=rasa_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert proc.stdout is not None
+        last_shown = ""
+        for line in proc.stdout:
+            log.write(line)
+            for chunk in line.replace("\r", "\n").splitlines():
+                if any(mark in chunk for mark in _PROGRESS_MARKS):
+                    shown = _progress_line(chunk)
+                    if shown and shown != last_shown:
+                        print(f"    {shown}", flush=True)
+                        last_shown = shown
+        code = proc.wait()
+    if code != 0 or not target.exists():
+        print(f"  training failed (exit {code}); see {log_file}", file=sys.stderr)
+        raise SystemExit(1)
+    print(f"  model trained in {time.monotonic() - started:.0f} s: {target.relative_to(ROOT)}")
+    return target
+
+
+def _progress_line(chunk: str) -> str:
+    if "Starting to train component" in chunk:
+        return "training " + chunk.split("Starting to train component", 1)[1].strip(" '.")
+    if "Epochs:" in chunk:
+        # Show progress in quarters, not every tqdm refresh.
+        percent = chunk.split("Epochs:", 1)[1].strip().split("%", 1)[0].strip()
+        if percent.isdigit() and int(percent) % 25 == 0:
+            return f"  epochs {percent}%"
+        return ""
+    return chunk.strip()
+
+
+if __name__ == "__main__":
+    train(force="--force" in sys.argv)
