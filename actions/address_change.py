@@ -87,6 +87,8 @@ class ActionSubmitAddressChange(Action):
             return reset_form_state()
         logger.info("address change %s recorded", request_id)
         dispatcher.utter_message(
-            text=messages.ADDRESS_CHANGED.format(number=number, address=address, request_id=request_id)
+            text=messages.ADDRESS_CHANGED.format(
+                number=number, address=address, request_id=request_id
+            )
         )
         return reset_form_state()

@@ -34,7 +34,9 @@ def entity_given(tracker: Tracker, entity: str) -> bool:
 
 def is_answer(tracker: Tracker, slot: str) -> bool:
     """True when the latest message is the user's answer to the form asking for `slot`."""
-    return tracker.get_slot("requested_slot") == slot and latest_intent(tracker) not in INTERRUPTIONS
+    return (
+        tracker.get_slot("requested_slot") == slot and latest_intent(tracker) not in INTERRUPTIONS
+    )
 
 
 def reset_form_state() -> list[EventType]:

@@ -10,7 +10,9 @@ NO_NUMBER_FOUND = (
     "I couldn't find a tracking number in that. It's on your shipping confirmation and "
     "looks like LP482913075GB: two letters, nine digits, two letters."
 )
-TOO_MANY_NUMBERS = "I can look up to {limit} parcels at a time, so I'll start with the first {limit}."
+TOO_MANY_NUMBERS = (
+    "I can look up to {limit} parcels at a time, so I'll start with the first {limit}."
+)
 STILL_INVALID = "I still can't make out a valid tracking number, sorry."
 UNKNOWN_NUMBER = (
     "I can't find a parcel with the number {number}. If the label was printed in the last "
@@ -36,9 +38,14 @@ DETAILS = (
     "Thanks, that matches. {number} is addressed to {name}, {address}, {postcode} {city}; "
     "recipient's phone {phone}."
 )
-ADDRESS_TOO_SHORT = "That looks a bit short for an address. Please give the street, number, town and postcode."
-ADDRESS_NO_POSTCODE = "Please include the postcode, for example \"12 High Street, Leeds LS1 4AB\"."
-ADDRESS_TOO_LONG = "That's longer than an address should be. Please give just the street, number, town and postcode."
+ADDRESS_TOO_SHORT = (
+    "That looks a bit short for an address. Please give the street, number, town and postcode."
+)
+ADDRESS_NO_POSTCODE = 'Please include the postcode, for example "12 High Street, Leeds LS1 4AB".'
+ADDRESS_TOO_LONG = (
+    "That's longer than an address should be. Please give just the street, number, town "
+    "and postcode."
+)
 ADDRESS_CHANGED = (
     "Done. I've asked for {number} to be delivered to: {address}. Our depot confirms the "
     "change before the next delivery attempt (reference AC-{request_id})."

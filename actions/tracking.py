@@ -66,7 +66,9 @@ class ValidateTrackingForm(FormValidationAction):
     ) -> dict[str, Any]:
         candidates = as_candidates(value)
         if len(candidates) > MAX_NUMBERS_PER_REQUEST:
-            dispatcher.utter_message(text=messages.TOO_MANY_NUMBERS.format(limit=MAX_NUMBERS_PER_REQUEST))
+            dispatcher.utter_message(
+                text=messages.TOO_MANY_NUMBERS.format(limit=MAX_NUMBERS_PER_REQUEST)
+            )
             candidates = candidates[:MAX_NUMBERS_PER_REQUEST]
         checked = [tracking_numbers.validate(c) for c in candidates]
         valid = [c.number for c in checked if c.ok]
@@ -79,7 +81,11 @@ class ValidateTrackingForm(FormValidationAction):
         attempts = int(tracker.get_slot("tracking_attempts") or 0) + 1
         if attempts >= MAX_INVALID_ATTEMPTS:
             dispatcher.utter_message(text=messages.STILL_INVALID)
-            return {"tracking_numbers": None, "tracking_attempts": attempts, "blocked_reason": "invalid"}
+            return {
+                "tracking_numbers": None,
+                "tracking_attempts": attempts,
+                "blocked_reason": "invalid",
+            }
         return {"tracking_numbers": None, "tracking_attempts": attempts}
 
 
@@ -95,7 +101,9 @@ class ActionTrackShipment(Action):
         events = reset_form_state()
         blocked = tracker.get_slot("blocked_reason")
         if blocked:
-            return events + ([FollowupAction("utter_offer_human")] if blocked in OFFER_HUMAN_AFTER else [])
+            return events + (
+                [FollowupAction("utter_offer_human")] if blocked in OFFER_HUMAN_AFTER else []
+            )
         numbers = as_candidates(tracker.get_slot("tracking_numbers"))
         now = datetime.now(UTC)
         found: list[str] = []

@@ -142,8 +142,14 @@ class ShipmentAccessForm(FormValidationAction):
         left = MAX_PROOF_ATTEMPTS - attempts[number]
         if left <= 0:
             dispatcher.utter_message(text=messages.PHONE_LOCKED_NOW.format(number=number))
-            return {"phone_last4": None, "verification_attempts": attempts, "blocked_reason": "locked"}
-        dispatcher.utter_message(text=messages.PHONE_MISMATCH.format(left=left, plural="" if left == 1 else "s"))
+            return {
+                "phone_last4": None,
+                "verification_attempts": attempts,
+                "blocked_reason": "locked",
+            }
+        dispatcher.utter_message(
+            text=messages.PHONE_MISMATCH.format(left=left, plural="" if left == 1 else "s")
+        )
         return {"phone_last4": None, "verification_attempts": attempts}
 
 

@@ -23,7 +23,9 @@ def nlu(results: Path) -> int:
         and name not in {"macro avg", "weighted avg", "micro avg"}
     }  # fmt: skip
     total = sum(int(row["support"]) for row in per_intent.values())
-    print(f"  held-out intents: accuracy {accuracy:.3f}, macro-F1 {macro:.3f} over {total} messages")
+    print(
+        f"  held-out intents: accuracy {accuracy:.3f}, macro-F1 {macro:.3f} over {total} messages"
+    )
     weakest = sorted(per_intent.items(), key=lambda item: item[1]["f1-score"])[:4]
     print("  weakest: " + ", ".join(f"{n} {r['f1-score']:.2f}" for n, r in weakest))
     entity_file = results / "RegexEntityExtractor_report.json"

@@ -217,9 +217,13 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="prepare everything and run the three services")
     run_parser.add_argument("--host", default=os.environ.get("BACKEND_HOST", "127.0.0.1"))
-    run_parser.add_argument("--backend-port", type=int, default=int(os.environ.get("BACKEND_PORT", 8000)))
+    run_parser.add_argument(
+        "--backend-port", type=int, default=int(os.environ.get("BACKEND_PORT", 8000))
+    )
     run_parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
-    run_parser.add_argument("--actions-port", type=int, default=int(os.environ.get("ACTIONS_PORT", 5055)))
+    run_parser.add_argument(
+        "--actions-port", type=int, default=int(os.environ.get("ACTIONS_PORT", 5055))
+    )
     args = parser.parse_args()
     return run(args)
 

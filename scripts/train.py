@@ -60,11 +60,17 @@ def train(force: bool = False) -> Path:
     started = time.monotonic()
     cmd = [
         str(RASA_BIN), "train", "--data", "assistant", "--config", "config.yml",
-        "--domain", "domain.yml", "--out", str(MODEL_DIR), "--fixed-model-name", target.stem.removesuffix(".tar"),
+        "--domain", "domain.yml", "--out", str(MODEL_DIR),
+        "--fixed-model-name", target.stem.removesuffix(".tar"),
     ]  # fmt: skip
     with log_file.open("w") as log:
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=rasa_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            cmd,
+            cwd=ROOT,
+            env=rasa_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert proc.stdout is not None
         last_shown = ""

@@ -43,6 +43,11 @@ class AddressChangeNotAllowed(Exception):
         self.reason = reason
 
 
+def address_change_refusal(shipment: Shipment) -> str | None:
+    """Why this shipment cannot be redirected, in the customer's words (None: it can)."""
+    return NO_REDIRECT.get(shipment.status)
+
+
 def find_shipment(session: Session, tracking_number: str) -> Shipment | None:
     """The shipment with this number, however it was typed (case, spaces, dashes)."""
     number = normalise(tracking_number)
@@ -70,8 +75,9 @@ def request_address_change(
     address = " ".join(new_address.split())
     if not address:
         raise ValueError("the new address is empty")
-    if shipment.status in NO_REDIRECT:
-        raise AddressChangeNotAllowed(NO_REDIRECT[shipment.status])
+    refusal = address_change_refusal(shipment)
+    if refusal:
+        raise AddressChangeNotAllowed(refusal)
     if shipment.id is None:
         raise ValueError("the shipment has not been saved")
     request = AddressChangeRequest(
