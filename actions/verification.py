@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -44,8 +45,8 @@ def is_locked(tracker: Tracker, number: str | None) -> bool:
 class ShipmentAccessForm(FormValidationAction):
     """A form about one shipment's personal details: number, proof, then its own slots."""
 
-    def name(self) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def name(self) -> str: ...
 
     def refusal(self, shipment: Shipment) -> str | None:
         """Why this form cannot go on for this shipment, in the user's words (None: it can)."""

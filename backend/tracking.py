@@ -64,7 +64,8 @@ class TrackingSummary:
 def status_from_events(codes: Iterable[EventCode]) -> ShipmentStatus | None:
     """The status a chronological run of scans ends in (None before the first scan)."""
     status: ShipmentStatus | None = None
-    for code in codes:
+    for raw in codes:
+        code = EventCode(raw)
         if code is EventCode.DM:
             continue
         following = EVENT_STATUS[code]
@@ -90,7 +91,7 @@ def summarise(
 ) -> TrackingSummary:
     last = max(events, key=lambda e: e.occurred_at) if events else None
     today = uk_date(now)
-    status = shipment.status
+    status = ShipmentStatus(shipment.status)  # a plain string too, from hand-built objects
     eta: date | None = None
     days_late = 0
     if status is S.delivered and shipment.delivered_at is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -90,7 +91,11 @@ def train(force: bool = False) -> Path:
     return target
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _progress_line(chunk: str) -> str:
+    chunk = _ANSI.sub("", chunk)
     if "Starting to train component" in chunk:
         return "training " + chunk.split("Starting to train component", 1)[1].strip(" '.")
     if "Epochs:" in chunk:

@@ -3,7 +3,8 @@
 Address changes: a parcel can be redirected until it is delivered, lost or on its way back.
 A parcel already out for delivery can still be redirected, but the driver is on the round, so
 the change applies from the next delivery attempt; callers see `shipment.status` and should say
-so. Refusals raise `AddressChangeNotAllowed` with a reason worded for the customer.
+so. Refusals raise `AddressChangeNotAllowed` with a reason worded for the customer;
+`address_change_refusal` gives the same reason up front, before asking for the new address.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from typing import Any
 
 from sqlalchemy import Connection, MetaData, func, insert, text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from backend.store import tracking_numbers
 from backend.store.db import get_engine, resolve_url, upgrade_database
@@ -666,7 +666,7 @@ def seed_database(
         if reset:
             cleared = _empty_all_tables(connection)
             echo(f"Emptied {cleared} tables.")
-        marker = connection.execute(select(SeedInfo.__table__)).first()  # type: ignore[call-overload]
+        marker = connection.execute(select(SeedInfo)).first()
         if marker is not None:
             message = (
                 f"Already seeded (seed {marker.seed}, {marker.customers} customers, "
@@ -689,14 +689,14 @@ def seed_database(
         data = generate(customers, shipments, seed, anchor)
         echo(_line("generated", len(data.shipments), "shipments in memory", phase))
         phase = time.perf_counter()
-        _insert(connection, Customer.__table__, map(_columns, data.customers))  # type: ignore[attr-defined]
+        _insert(connection, Customer, map(_columns, data.customers))
         ids = {code: id_ for code, id_ in connection.execute(select(Customer.code, Customer.id))}
         echo(_line("customers", len(data.customers), "rows", phase))
         phase = time.perf_counter()
         rows = [
             _columns(row) | {"customer_id": ids[row["_customer"]["code"]]} for row in data.shipments
         ]
-        _insert(connection, Shipment.__table__, rows)  # type: ignore[attr-defined]
+        _insert(connection, Shipment, rows)
         echo(_line("shipments", len(rows), "rows", phase))
         phase = time.perf_counter()
         numbers = select(Shipment.tracking_number, Shipment.id)
@@ -712,10 +712,10 @@ def seed_database(
             for row in data.shipments
             for moment, location, code, description in row["_events"]
         )
-        _insert(connection, TrackingEvent.__table__, events)  # type: ignore[attr-defined]
+        _insert(connection, TrackingEvent, events)
         echo(_line("events", data.events, "rows", phase))
         connection.execute(
-            insert(SeedInfo.__table__),  # type: ignore[attr-defined]
+            insert(SeedInfo),
             {
                 "seed": seed,
                 "customers": customers,
@@ -753,15 +753,15 @@ def default_anchor(now: datetime | None = None) -> datetime:
     return datetime.combine(day, clock(12), tzinfo=UK).astimezone(UTC)
 
 
-def _insert(connection: Connection, table: Any, rows: Iterable[dict[str, Any]]) -> None:
+def _insert(connection: Connection, model: type[SQLModel], rows: Iterable[dict[str, Any]]) -> None:
     batch: list[dict[str, Any]] = []
     for row in rows:
         batch.append(row)
         if len(batch) == BATCH:
-            connection.execute(insert(table), batch)
+            connection.execute(insert(model), batch)
             batch = []
     if batch:
-        connection.execute(insert(table), batch)
+        connection.execute(insert(model), batch)
 
 
 def _columns(row: dict[str, Any]) -> dict[str, Any]:

@@ -253,3 +253,13 @@ def test_working_days_and_uk_dates() -> None:
     assert next_working_day(date(2024, 12, 4)) == date(2024, 12, 5)
     assert uk_date(datetime(2024, 7, 1, 23, 30, tzinfo=UTC)) == date(2024, 7, 2)
     assert uk_date(datetime(2024, 12, 1, 23, 30, tzinfo=UTC)) == date(2024, 12, 1)
+
+
+def test_plain_strings_work_like_enum_members() -> None:
+    # Table models skip validation, so hand-built objects may carry plain strings.
+    at = datetime(2024, 12, 3, 11, 32, tzinfo=UTC)
+    summary = summarise(
+        shipment(status="delivered", delivered_at=at, promised_date=date(2024, 12, 2)), [], NOW
+    )
+    assert summary.status is S.delivered and summary.days_late == 1
+    assert status_from_events(["LC", "PU", "DM"]) is S.in_transit

@@ -19,6 +19,7 @@ from backend.store.models import (
 )
 from backend.store.queries import (
     AddressChangeNotAllowed,
+    address_change_refusal,
     consignee_phone_matches,
     find_shipment,
     request_address_change,
@@ -70,6 +71,7 @@ def test_address_change_is_recorded_while_the_parcel_is_coming(
     session: Session, make_shipment, store_url: str, status: ShipmentStatus
 ) -> None:
     shipment = make_shipment(status=status)
+    assert address_change_refusal(shipment) is None
     request = request_address_change(
         session, shipment, "  Flat 2,\n 14 Elm Grove,  Leeds LS6 2QT ", "conv-42"
     )
@@ -106,6 +108,7 @@ def test_address_change_refused_with_a_reason(
     with pytest.raises(AddressChangeNotAllowed) as refused:
         request_address_change(session, shipment, "3 Mill Lane, Leeds", "conv-1")
     assert because in refused.value.reason
+    assert address_change_refusal(shipment) == refused.value.reason
     assert str(refused.value) == refused.value.reason
     assert session.exec(select(AddressChangeRequest)).all() == []
 

@@ -1,0 +1,75 @@
+"""The real stack for end-to-end tests: action server, Rasa server with the trained model
+and the backend, on free ports, against a freshly seeded SQLite store."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import Session
+
+from backend.store.db import get_engine
+from backend.store.models import Shipment
+from backend.store.queries import find_shipment
+from backend.store.seed import example_numbers, seed_database
+from scripts.stack import Ports, Stack
+from scripts.train import train
+
+
+@dataclass
+class Chat:
+    """One shipper's conversation through the backend gateway, as the page holds it."""
+
+    client: httpx.Client
+    conversation_id: str
+
+    def say(self, text: str) -> list[dict[str, object]]:
+        response = self.client.post(
+            "/api/chat", json={"conversation_id": self.conversation_id, "message": text}
+        )
+        assert response.status_code == 200, response.text
+        return list(response.json()["messages"])
+
+    def say_text(self, text: str) -> str:
+        return "\n".join(str(m.get("text") or "") for m in self.say(text))
+
+
+@pytest.fixture(scope="session")
+def e2e_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'store.db'}"
+    seed_database(url, customers=60, shipments=2500, seed=11, echo=lambda _: None)
+    return url
+
+
+@pytest.fixture(scope="session")
+def stack(e2e_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    model = train()
+    logs = Path(tmp_path_factory.mktemp("e2e-logs"))
+    running = Stack(model=model, database_url=e2e_store, ports=Ports.free(), log_dir=logs)
+    running.start(timeout=300)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def chat(stack: Stack) -> Iterator[Chat]:
+    with httpx.Client(base_url=stack.backend_url, timeout=60) as client:
+        yield Chat(client, uuid.uuid4().hex)
+
+
+@pytest.fixture(scope="session")
+def examples(e2e_store: str) -> dict[str, Shipment]:
+    with Session(get_engine(e2e_store)) as session:
+        found: dict[str, Shipment] = {}
+        for kind, number in example_numbers(session).items():
+            shipment = find_shipment(session, number)
+            assert shipment is not None
+            session.expunge(shipment)
+            found[kind] = shipment
+        return found
