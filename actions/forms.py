@@ -39,8 +39,12 @@ def is_answer(tracker: Tracker, slot: str) -> bool:
     )
 
 
-def reset_form_state() -> list[EventType]:
-    return [SlotSet(slot, None) for slot in FORM_STATE_SLOTS] + [SlotSet("tracking_attempts", 0)]
+def reset_form_state(offer_human: bool = False) -> list[EventType]:
+    """Events ending a form; `offer_human` makes the rules offer a person next."""
+    return [SlotSet(slot, None) for slot in FORM_STATE_SLOTS] + [
+        SlotSet("tracking_attempts", 0),
+        SlotSet("offer_human", offer_human),
+    ]
 
 
 class ActionStopForm(Action):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import messages
@@ -98,12 +98,9 @@ class ActionTrackShipment(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        events = reset_form_state()
         blocked = tracker.get_slot("blocked_reason")
         if blocked:
-            return events + (
-                [FollowupAction("utter_offer_human")] if blocked in OFFER_HUMAN_AFTER else []
-            )
+            return reset_form_state(offer_human=blocked in OFFER_HUMAN_AFTER)
         numbers = as_candidates(tracker.get_slot("tracking_numbers"))
         now = datetime.now(UTC)
         found: list[str] = []
@@ -122,10 +119,9 @@ class ActionTrackShipment(Action):
         except StoreError:
             logger.exception("tracking look-up failed")
             dispatcher.utter_message(text=messages.STORE_DOWN)
-            return events
+            return reset_form_state()
         logger.info("tracked %d number(s), %d found", len(numbers), len(found))
+        events = reset_form_state(offer_human=unknown)
         if found:
             events.append(SlotSet("tracking_number", found[0]))
-        if unknown:
-            events.append(FollowupAction("utter_offer_human"))
         return events

@@ -13,7 +13,7 @@ from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import messages
@@ -164,8 +164,7 @@ def finish_blocked(tracker: Tracker) -> list[EventType] | None:
     blocked = tracker.get_slot("blocked_reason")
     if not blocked:
         return None
-    follow = [FollowupAction("utter_offer_human")] if blocked in OFFER_HUMAN_AFTER else []
-    return reset_form_state() + follow
+    return reset_form_state(offer_human=blocked in OFFER_HUMAN_AFTER)
 
 
 class ActionShowDeliveryDetails(Action):

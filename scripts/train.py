@@ -88,6 +88,10 @@ def train(force: bool = False) -> Path:
         print(f"  training failed (exit {code}); see {log_file}", file=sys.stderr)
         raise SystemExit(1)
     print(f"  model trained in {time.monotonic() - started:.0f} s: {target.relative_to(ROOT)}")
+    # Older models can never be used again: their inputs no longer exist.
+    for old in MODEL_DIR.glob("assistant-*.tar.gz"):
+        if old != target:
+            old.unlink()
     return target
 
 

@@ -71,8 +71,12 @@ class RequestLogMiddleware:
             if path in QUIET_ROUTES and status < 400:
                 level = logging.DEBUG
             request_logger.log(
-                level, "%s %s %d %.0fms",
-                scope["method"], path, status, (time.perf_counter() - started) * 1000,
+                level,
+                "%s %s %d %.0fms",
+                scope["method"],
+                path,
+                status,
+                (time.perf_counter() - started) * 1000,
             )
 
 

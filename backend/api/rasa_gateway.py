@@ -88,12 +88,18 @@ class RasaGateway:
         if fault is not None:
             logger.warning(
                 "turn conversation=%s chars=%d fault=%r ms=%.0f",
-                conversation_id, len(text), fault, elapsed_ms,
+                conversation_id,
+                len(text),
+                fault,
+                elapsed_ms,
             )
             return [self.apology]
         logger.info(
             "turn conversation=%s chars=%d bot_messages=%d ms=%.0f",
-            conversation_id, len(text), len(collected), elapsed_ms,
+            conversation_id,
+            len(text),
+            len(collected),
+            elapsed_ms,
         )
         return collected
 

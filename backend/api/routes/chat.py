@@ -39,7 +39,8 @@ def clean_message(raw: str) -> str:
     """NFC-normalise, drop control characters except tab/newline, strip surrounding blanks."""
     text = unicodedata.normalize("NFC", raw)
     text = "".join(
-        ch for ch in text
+        ch
+        for ch in text
         if ch in _KEPT_CONTROLS or unicodedata.category(ch) not in _DROPPED_CATEGORIES
     )
     text = text.strip()
@@ -75,7 +76,7 @@ def too_long_reply(settings: Settings) -> BotMessage:
         "id). The message is cleaned (Unicode NFC, control characters removed, blanks "
         "stripped); empty or over-long messages are answered here without reaching the "
         "assistant. A message shaped like a button payload (`/intent` or "
-        "`/intent{\"entity\": \"value\"}`) is passed on as one. When the assistant cannot "
+        '`/intent{"entity": "value"}`) is passed on as one. When the assistant cannot '
         "answer, `messages` holds one apology with the support phone number."
     ),
 )
