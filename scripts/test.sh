@@ -37,5 +37,6 @@ quiet var/log/test-nlu.log $RASA test nlu --model "$MODEL" --nlu tests/assistant
   --out var/results/nlu
 $APP/python -m scripts.reports nlu var/results/nlu
 
-echo "[6/6] pytest"
-$APP/pytest tests
+echo "[6/6] pytest (store, actions, API, browser, end to end)"
+scripts/ensure-chromium.sh
+REQUIRE_BROWSER=1 $APP/pytest tests

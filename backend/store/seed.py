@@ -674,6 +674,8 @@ def seed_database(
                 "nothing to do. Use --reset to seed again."
             )
             echo(message)
+            with Session(engine) as session:
+                echo(_example_table(session, example_numbers(session)))
             return SeedResult(seeded=False, message=message)
         has_customers = connection.execute(select(func.count(col(Customer.id)))).scalar()
         if has_customers:
