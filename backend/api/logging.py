@@ -55,16 +55,11 @@ class RequestLogMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        logged = False
 
-        async def send_and_remember(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_remember)
-        finally:
+        def log() -> None:
+            nonlocal logged
+            logged = True
             route = scope.get("route")
             path = getattr(route, "path", None) or _unrouted(scope["path"])
             level = logging.WARNING if status >= 500 else logging.INFO
@@ -78,6 +73,22 @@ class RequestLogMiddleware:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+        async def send_and_remember(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Logged before the last byte leaves, so the line exists once the client has
+                # its answer.
+                log()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_remember)
+        finally:
+            if not logged:
+                log()
 
 
 def _unrouted(path: str) -> str:
