@@ -35,7 +35,7 @@ PHONE_LOCKED_NOW = (
     "0330 123 4567."
 )
 DETAILS = (
-    "Thanks, that matches. {number} is addressed to {name}, {address}, {postcode} {city}; "
+    "Thanks, that matches. {number} is addressed to {name}, {address}, {city} {postcode}; "
     "recipient's phone {phone}."
 )
 ADDRESS_TOO_SHORT = (

@@ -103,14 +103,8 @@ class Stack:
 
     def start(self, timeout: float = 240.0, progress: bool = False) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = self._env()
-        for name, cmd in self.commands().items():
-            log = (self.log_dir / f"{name}.log").open("ab")
-            # A session of its own per process, so stopping reaches its children too.
-            self.processes[name] = subprocess.Popen(
-                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+        for name in self.commands():
+            self._launch(name)
             if progress:
                 print(f"  started {name:<8} (log: {self.log_dir / (name + '.log')})", flush=True)
         try:
@@ -119,9 +113,31 @@ class Stack:
             self.stop()
             raise
 
-    def wait_until_ready(self, timeout: float, progress: bool) -> None:
+    def _launch(self, name: str) -> None:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        # A session of its own per process, so stopping reaches its children too.
+        self.processes[name] = subprocess.Popen(
+            self.commands()[name], cwd=ROOT, env=self._env(), stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+
+    def kill(self, name: str) -> None:
+        """Stop one service abruptly (fault tests)."""
+        proc = self.processes[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def restart(self, name: str, timeout: float = 240.0) -> None:
+        self.kill(name)
+        self._launch(name)
+        self.wait_until_ready(timeout, progress=False, only=[name])
+
+    def wait_until_ready(
+        self, timeout: float, progress: bool, only: list[str] | None = None
+    ) -> None:
         deadline = time.monotonic() + timeout
-        pending = dict(self.health_urls())
+        pending = {n: u for n, u in self.health_urls().items() if only is None or n in only}
         started = time.monotonic()
         with httpx.Client(timeout=2.0) as client:
             while pending:
@@ -183,12 +199,12 @@ def run(args: argparse.Namespace) -> int:
     print("[3/3] starting services", flush=True)
     ports = Ports(args.actions_port, args.rasa_port, args.backend_port)
     stack = Stack(model=model, database_url=database_url, ports=ports, backend_host=args.host)
-    stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        # Ctrl-C and SIGTERM alike, even where a parent shell set SIGINT to be ignored.
+        raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         stack.start(progress=True)
@@ -197,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
             f"(API docs: {stack.backend_url}/docs). Press Ctrl-C to stop.\n",
             flush=True,
         )
-        while not stopping:
+        while True:
             crashed = stack.first_exited()
             if crashed:
                 print(f"{crashed} stopped unexpectedly; see {LOG_DIR / (crashed + '.log')}")

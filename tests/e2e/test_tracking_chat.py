@@ -111,12 +111,12 @@ def test_odd_input_gets_a_polite_answer(chat: Chat) -> None:
 
 
 def test_action_server_down_gets_an_apology(stack: Stack, chat: Chat) -> None:
-    # Last in this module: stops the action server of the shared stack.
-    import os
-    import signal
-
-    proc = stack.processes["actions"]
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(10)
-    answer = chat.say_text(f"where is my parcel {tracking_numbers.make('LP', 12_345_678)}")
-    assert "sorry" in answer.lower()
+    stack.kill("actions")
+    try:
+        answer = chat.say_text(f"where is my parcel {tracking_numbers.make('LP', 12_345_678)}")
+        assert "sorry" in answer.lower()
+    finally:
+        stack.restart("actions")
+    # Service resumes by itself once the action server is back.
+    unknown = tracking_numbers.make("LP", 12_345_678)
+    assert "can't find" in chat.say_text(f"where is my parcel {unknown}")
