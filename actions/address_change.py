@@ -6,14 +6,12 @@ import logging
 import re
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlmodel import Session
 
 from actions import messages
-from actions.forms import reset_form_state
-from actions.store import StoreError, store_session
-from actions.verification import ShipmentAccessForm, finish_blocked, is_verified
+from actions.verification import ShipmentAccessForm, VerifiedShipmentAction
 from backend.store import queries
 from backend.store.models import Shipment
 
@@ -52,43 +50,33 @@ class ValidateAddressChangeForm(ShipmentAccessForm):
         return {"new_address": address}
 
 
-class ActionSubmitAddressChange(Action):
+class ActionSubmitAddressChange(VerifiedShipmentAction):
     def name(self) -> str:
         return "action_submit_address_change"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        closing = finish_blocked(tracker)
-        if closing is not None:
-            return closing
-        number = tracker.get_slot("tracking_number")
+    def act(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        session: Session,
+        shipment: Shipment,
+    ) -> None:
         address = tracker.get_slot("new_address")
-        if not is_verified(tracker, number) or not address:
-            dispatcher.utter_message(text=messages.PHONE_FORMAT)
-            return reset_form_state()
+        if not address:
+            dispatcher.utter_message(text=messages.ADDRESS_TOO_SHORT)
+            return
         try:
-            with store_session() as session:
-                shipment = queries.find_shipment(session, number)
-                if shipment is None:
-                    dispatcher.utter_message(text=messages.UNKNOWN_NUMBER.format(number=number))
-                    return reset_form_state()
-                try:
-                    request = queries.request_address_change(
-                        session, shipment, address, conversation_id=tracker.sender_id
-                    )
-                except queries.AddressChangeNotAllowed as refused:
-                    dispatcher.utter_message(text=str(refused))
-                    return reset_form_state()
-                request_id = request.id
-        except StoreError:
-            logger.exception("address change failed")
-            dispatcher.utter_message(text=messages.STORE_DOWN)
-            return reset_form_state()
-        logger.info("address change %s recorded", request_id)
+            request = queries.request_address_change(
+                session, shipment, address, conversation_id=tracker.sender_id
+            )
+        except queries.AddressChangeNotAllowed as refused:
+            dispatcher.utter_message(text=str(refused))
+            return
+        # Committed before confirming: the user is never told of a change that was lost.
+        session.commit()
+        logger.info("address change %s recorded", request.id)
         dispatcher.utter_message(
             text=messages.ADDRESS_CHANGED.format(
-                number=number, address=address, request_id=request_id
+                number=shipment.tracking_number, address=address, request_id=request.id
             )
         )
-        return reset_form_state()

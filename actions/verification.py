@@ -15,6 +15,7 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlmodel import Session
 
 from actions import messages
 from actions.forms import OFFER_HUMAN_AFTER, is_answer, latest_text, reset_form_state
@@ -167,9 +168,24 @@ def finish_blocked(tracker: Tracker) -> list[EventType] | None:
     return reset_form_state(offer_human=blocked in OFFER_HUMAN_AFTER)
 
 
-class ActionShowDeliveryDetails(Action):
-    def name(self) -> str:
-        return "action_show_delivery_details"
+class VerifiedShipmentAction(Action):
+    """Final action of a form about one shipment whose details the user has proven a right to.
+
+    Says the blocked reason's follow-up, re-checks the proof, opens one store session and
+    apologises if the store fails; subclasses only do their own work in `act`.
+    """
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @abstractmethod
+    def act(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        session: Session,
+        shipment: Shipment,
+    ) -> None: ...
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -187,18 +203,32 @@ class ActionShowDeliveryDetails(Action):
                 shipment = queries.find_shipment(session, number)
                 if shipment is None:
                     dispatcher.utter_message(text=messages.UNKNOWN_NUMBER.format(number=number))
-                    return reset_form_state()
-                dispatcher.utter_message(
-                    text=messages.DETAILS.format(
-                        number=number,
-                        name=shipment.consignee_name,
-                        address=shipment.consignee_address,
-                        postcode=shipment.consignee_postcode,
-                        city=shipment.consignee_city,
-                        phone=shipment.consignee_phone,
-                    )
-                )
+                else:
+                    self.act(dispatcher, tracker, session, shipment)
         except StoreError:
-            logger.exception("details look-up failed")
+            logger.exception("%s failed", self.name())
             dispatcher.utter_message(text=messages.STORE_DOWN)
         return [*reset_form_state(), SlotSet("tracking_number", number)]
+
+
+class ActionShowDeliveryDetails(VerifiedShipmentAction):
+    def name(self) -> str:
+        return "action_show_delivery_details"
+
+    def act(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        session: Session,
+        shipment: Shipment,
+    ) -> None:
+        dispatcher.utter_message(
+            text=messages.DETAILS.format(
+                number=shipment.tracking_number,
+                name=shipment.consignee_name,
+                address=shipment.consignee_address,
+                postcode=shipment.consignee_postcode,
+                city=shipment.consignee_city,
+                phone=shipment.consignee_phone,
+            )
+        )
