@@ -148,6 +148,18 @@ def open_tickets(
     return list(session.exec(query))
 
 
+def latest_ticket_of_conversation(session: Session, conversation_id: str) -> ComplaintTicket | None:
+    """The ticket most recently filed in this conversation (open or not)."""
+    if not conversation_id:
+        return None
+    query = (
+        select(ComplaintTicket)
+        .where(ComplaintTicket.conversation_id == conversation_id)
+        .order_by(col(ComplaintTicket.id).desc())
+    )
+    return session.exec(query).first()
+
+
 def file_complaint(
     session: Session,
     *,
