@@ -189,12 +189,15 @@ PROOF_LOCKED = (
 )
 
 
-def detect_category(text: str) -> Category | None:
+def categories_in(text: str) -> list[Category]:
+    """Every category `text` mentions, the strongest first."""
     lowered = (text or "").lower()
-    for category, pattern in CATEGORY_KEYWORDS:
-        if pattern.search(lowered):
-            return category
-    return None
+    return [category for category, pattern in CATEGORY_KEYWORDS if pattern.search(lowered)]
+
+
+def detect_category(text: str) -> Category | None:
+    found = categories_in(text)
+    return found[0] if found else None
 
 
 def category_from(tracker: Tracker) -> Category | None:
@@ -213,6 +216,13 @@ def current_category(tracker: Tracker) -> Category | None:
         return Category(value) if value else None
     except ValueError:
         return None
+
+
+def is_correction(text: str) -> bool:
+    """A message changing an earlier answer rather than answering the question."""
+    if _MONEY.search(text) or contact_from(text):
+        return True
+    return bool(_CORRECTION.search(text) and categories_in(text))
 
 
 def parse_amount(text: str) -> float | None:
@@ -272,7 +282,24 @@ def reset_complaint_state(offer_human: bool = False) -> list[EventType]:
     ]
 
 
-class ValidateComplaintForm(ShipmentAccessForm):
+class RequestsOwnSlots:
+    """Always names the next slot itself: rasa_sdk leaves it to Rasa when the list of
+    required slots happens to equal the domain's, and these forms vary theirs per turn."""
+
+    async def next_requested_slot(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventType | None:
+        required = await self.required_slots(  # type: ignore[attr-defined]
+            self.domain_slots(domain),  # type: ignore[attr-defined]
+            dispatcher,
+            tracker,
+            domain,
+        )
+        missing = (slot for slot in required if tracker.slots.get(slot) is None)
+        return SlotSet("requested_slot", next(missing, None))
+
+
+class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
     def name(self) -> str:
         return "validate_complaint_form"
 
@@ -326,10 +353,11 @@ class ValidateComplaintForm(ShipmentAccessForm):
             if is_answer(tracker, "complaint_category"):
                 return {"complaint_category": ""}  # said, but not understood: ask again
             return {}
-        # A change of mind: "actually it's damaged, not late".
-        found = category_from(tracker)
-        if found and found != current and _CORRECTION.search(latest_text(tracker)):
-            return {"complaint_category": found.value}
+        # A change of mind: "actually it was lost, not damaged".
+        text = latest_text(tracker)
+        others = [c for c in categories_in(text) if c != current]
+        if len(others) == 1 and _CORRECTION.search(text):
+            return {"complaint_category": others[0].value}
         return {}
 
     def validate_complaint_category(
@@ -425,6 +453,8 @@ class ValidateComplaintForm(ShipmentAccessForm):
         if intent in INTERRUPTIONS:
             return {}
         text = latest_text(tracker)
+        if is_correction(text):
+            return {}  # a correction of an earlier answer; the question is asked again
         if _NO.search(text):
             return {"has_photos": False}
         if _YES.search(text):
@@ -562,7 +592,7 @@ class ActionSubmitComplaint(Action):
         return " ".join([FILED.format(reference=ticket.reference), answer, NEXT_STEPS[category]])
 
 
-class ValidateComplaintStatusForm(FormValidationAction):
+class ValidateComplaintStatusForm(RequestsOwnSlots, FormValidationAction):
     def name(self) -> str:
         return "validate_complaint_status_form"
 
