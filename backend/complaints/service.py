@@ -398,7 +398,7 @@ def status_report(session: Session, ticket: ComplaintTicket, now: datetime | Non
     if last is not None:
         ago = sla.duration_in_words(now - last.occurred_at)
         update = f"Last update {ago} ago"
-        if last.kind in (TicketEventKind.note, TicketEventKind.resolved) and last.note:
+        if last.kind not in (TicketEventKind.created, TicketEventKind.merged) and last.note:
             update += f": {last.note}"
         parts.append(update + ".")
     if ticket.status in CLOSED:
