@@ -21,9 +21,18 @@ from backend.complaints import service
 from backend.complaints.models import Category, ComplaintTicket, TicketStatus
 from backend.store.db import get_engine, session_scope
 from backend.store.models import Customer, Shipment, ShipmentStatus
-from tests.actions.conftest import make_tracker, slot_events, texts
+from backend.store.seed import seed_database
+from tests.actions.conftest import ANCHOR, make_tracker, slot_events, texts
 
 FORM = "complaint_form"
+
+
+@pytest.fixture(scope="module")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store of this module's own: the tickets filed here stay out of other tests' way."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('complaints') / 'actions.db'}"
+    seed_database(url, customers=40, shipments=1200, seed=7, anchor=ANCHOR, echo=lambda _: None)
+    return url
 
 
 async def run_form(
@@ -421,3 +430,22 @@ async def test_unknown_reference_twice_offers_a_person(domain: dict[str, Any]) -
     tracker = make_tracker(slots={"blocked_reason": "unknown"})
     events = slot_events(await ActionComplaintStatus().run(dispatcher, tracker, domain))
     assert events["offer_human"] is True
+
+
+async def test_tracking_mentions_an_open_complaint_once(
+    domain: dict[str, Any], parcels: list[Shipment]
+) -> None:
+    from actions.tracking import ActionTrackShipment
+
+    parcel = parcels[4]
+    reference = await filed_ticket(domain, parcel, "filer-4")
+    slots = {"tracking_numbers": [parcel.tracking_number]}
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots=slots, sender="tracker-person")
+    events = slot_events(await ActionTrackShipment().run(dispatcher, tracker, domain))
+    assert reference in texts(dispatcher)[-1]
+    assert events["complaints_mentioned"] == [reference]
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots=slots | events, sender="tracker-person")
+    await ActionTrackShipment().run(dispatcher, tracker, domain)
+    assert all(reference not in line for line in texts(dispatcher))
