@@ -137,8 +137,8 @@ CHANNEL_WORDS = {
 }
 
 FILED = (
-    "I've recorded your complaint. Your reference is {reference}; please quote it if you "
-    "contact us."
+    "I've recorded your complaint{about}. Your reference is {reference}; please quote it if "
+    "you contact us."
 )
 FILED_VIP = (
     "As one of our priority customers, it goes straight to our VIP desk, and a person will "
@@ -567,7 +567,7 @@ class ActionSubmitComplaint(Action):
                     conversation_id=tracker.sender_id,
                     now=now,
                 )
-                text = self.confirmation(filed, category, now)
+                text = self.confirmation(filed, category, now, shipment)
                 reference = filed.ticket.reference
         except service.ComplaintError as refused:
             dispatcher.utter_message(text=str(refused))
@@ -586,7 +586,9 @@ class ActionSubmitComplaint(Action):
         ]
 
     @staticmethod
-    def confirmation(filed: service.Filed, category: Category, now: datetime) -> str:
+    def confirmation(
+        filed: service.Filed, category: Category, now: datetime, shipment: Shipment | None
+    ) -> str:
         ticket: ComplaintTicket = filed.ticket
         deadline = sla.deadline_in_words(ticket.sla_due_at, now)
         if filed.merged:
@@ -594,7 +596,9 @@ class ActionSubmitComplaint(Action):
         channel = CHANNEL_WORDS[ticket.callback_channel]
         vip = filed.terms is not None and filed.terms.handled_as is Tier.A
         answer = (FILED_VIP if vip else FILED_STANDARD).format(channel=channel, deadline=deadline)
-        return " ".join([FILED.format(reference=ticket.reference), answer, NEXT_STEPS[category]])
+        about = f" about {shipment.tracking_number}" if shipment else ""
+        filed_text = FILED.format(reference=ticket.reference, about=about)
+        return " ".join([filed_text, answer, NEXT_STEPS[category]])
 
 
 class ValidateComplaintStatusForm(RequestsOwnSlots, FormValidationAction):
