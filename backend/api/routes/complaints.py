@@ -173,7 +173,15 @@ def _write(
     return _detail(session, ticket)
 
 
-@router.get("", response_model=list[TicketSummary], summary="Tickets by SLA urgency")
+@router.get(
+    "",
+    response_model=list[TicketSummary],
+    summary="Tickets by SLA urgency",
+    description=(
+        "Open tickets (all with include_closed=true), the one whose answer deadline comes "
+        "first at the top; priority breaks ties. 401 without the agent token."
+    ),
+)
 def list_tickets(
     session: SessionDep,
     include_closed: bool = False,
@@ -186,12 +194,26 @@ def list_tickets(
     ]
 
 
-@router.get("/{reference}", response_model=TicketDetail, summary="One ticket with its history")
+@router.get(
+    "/{reference}",
+    response_model=TicketDetail,
+    summary="One ticket with its history",
+    description="The ticket and every status change, note and merge, oldest first. 404 if unknown.",
+)
 def read_ticket(reference: str, session: SessionDep) -> TicketDetail:
     return _detail(session, _ticket(session, reference))
 
 
-@router.post("/{reference}/status", response_model=TicketDetail, summary="Change the status")
+@router.post(
+    "/{reference}/status",
+    response_model=TicketDetail,
+    summary="Change the status",
+    description=(
+        "Moves the ticket along open → in progress → waiting for customer → resolved / "
+        "rejected, with an optional note; the first agent to take it in progress owns it. "
+        "409 for a move the flow does not allow."
+    ),
+)
 def change_status(reference: str, body: StatusChange, session: SessionDep) -> TicketDetail:
     return _write(
         session,
@@ -200,14 +222,27 @@ def change_status(reference: str, body: StatusChange, session: SessionDep) -> Ti
     )
 
 
-@router.post("/{reference}/notes", response_model=TicketDetail, summary="Add a note")
+@router.post(
+    "/{reference}/notes",
+    response_model=TicketDetail,
+    summary="Add a note",
+    description="A note in the ticket's history; the customer hears the latest one.",
+)
 def add_note(reference: str, body: NoteIn, session: SessionDep) -> TicketDetail:
     return _write(
         session, reference, lambda t: service.add_note(session, t, body.author, body.note)
     )
 
 
-@router.post("/{reference}/resolve", response_model=TicketDetail, summary="Resolve or reject")
+@router.post(
+    "/{reference}/resolve",
+    response_model=TicketDetail,
+    summary="Resolve or reject",
+    description=(
+        "Closes the ticket as resolved (with a compensation amount where it applies) or "
+        "rejected (never with compensation). 409 if it is already closed."
+    ),
+)
 def resolve(reference: str, body: Resolution, session: SessionDep) -> TicketDetail:
     return _write(
         session,
