@@ -11,6 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import messages
+from actions.complaints import open_complaint_note
 from actions.forms import OFFER_HUMAN_AFTER, is_answer, latest_text, reset_form_state
 from actions.store import StoreError, store_session
 from backend.store import queries, tracking_numbers
@@ -104,6 +105,7 @@ class ActionTrackShipment(Action):
         numbers = as_candidates(tracker.get_slot("tracking_numbers"))
         now = datetime.now(UTC)
         found: list[str] = []
+        found_ids: list[int] = []
         unknown = False
         try:
             with store_session() as session:
@@ -116,12 +118,16 @@ class ActionTrackShipment(Action):
                     history = queries.shipment_events(session, shipment.id)
                     dispatcher.utter_message(text=describe(summarise(shipment, history, now), now))
                     found.append(number)
+                    found_ids.append(shipment.id)
+                note, noted = open_complaint_note(session, tracker, found_ids)
+                if note:
+                    dispatcher.utter_message(text=note)
         except StoreError:
             logger.exception("tracking look-up failed")
             dispatcher.utter_message(text=messages.STORE_DOWN)
             return reset_form_state()
         logger.info("tracked %d number(s), %d found", len(numbers), len(found))
-        events = reset_form_state(offer_human=unknown)
+        events = reset_form_state(offer_human=unknown) + noted
         if found:
             events.append(SlotSet("tracking_number", found[0]))
         return events

@@ -48,6 +48,10 @@ class Stack:
     log_dir: Path = LOG_DIR
     backend_host: str = "127.0.0.1"
     callback_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # Bearer token of the agents' complaint endpoints: AGENT_API_TOKEN, or a fresh one per run.
+    agent_token: str = field(
+        default_factory=lambda: os.environ.get("AGENT_API_TOKEN") or secrets.token_urlsafe(24)
+    )
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -70,6 +74,7 @@ class Stack:
                 "ACTION_ENDPOINT_URL": f"{self.actions_url}/webhook",
                 "RASA_URL": self.rasa_url,
                 "RASA_CALLBACK_SECRET": self.callback_secret,
+                "AGENT_API_TOKEN": self.agent_token,
                 "RASA_CALLBACK_URL": f"{self.backend_url}/rasa/callback/{self.callback_secret}",
                 "HF_HUB_OFFLINE": "1",
                 "PYTHONUNBUFFERED": "1",
@@ -213,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
             f"(API docs: {stack.backend_url}/docs). Press Ctrl-C to stop.\n",
             flush=True,
         )
+        print(f"Agent API token (Authorization: Bearer ...): {stack.agent_token}\n", flush=True)
         while True:
             crashed = stack.first_exited()
             if crashed:

@@ -68,6 +68,11 @@ def test_openapi_documents_every_public_route(backend):
         ("GET", "/api/shipments/{tracking_number}"),
         ("GET", "/health"),
         ("GET", "/health/live"),
+        ("GET", "/api/agent/complaints"),
+        ("GET", "/api/agent/complaints/{reference}"),
+        ("POST", "/api/agent/complaints/{reference}/status"),
+        ("POST", "/api/agent/complaints/{reference}/notes"),
+        ("POST", "/api/agent/complaints/{reference}/resolve"),
     }
     for operation in operations.values():
         assert operation.get("summary") and operation.get("description")

@@ -1,0 +1,1 @@
+"""Complaints and claims: tickets with their history, value tiers, SLA deadlines."""
