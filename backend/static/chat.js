@@ -174,7 +174,7 @@
     params.delete("survey");
     const rest = params.toString();
     window.history.replaceState(null, "", window.location.pathname + (rest ? `?${rest}` : ""));
-    send(`/start_survey{"survey_token":"${token}"}`, "I'd like to give feedback");
+    send(`/give_feedback{"survey_token":"${token}"}`, "I'd like to give feedback");
   }
 
   window.setInterval(poll, POLL_MS);

@@ -22,7 +22,7 @@ from backend.surveys.models import InvitationStatus, SurveyInvitation
 
 logger = logging.getLogger("backend.surveys")
 
-START_INTENT = "start_survey"
+START_INTENT = "give_feedback"
 MAX_CHATS_CHECKED = 50
 
 
