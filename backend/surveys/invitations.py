@@ -166,15 +166,15 @@ def invite_on_request(
     now: datetime | None = None,
     expiry: timedelta = DEFAULT_EXPIRY,
 ) -> SurveyInvitation:
-    """A survey the user asked for in chat: about a delivered shipment's own invitation when
-    it has one, otherwise a fresh one (about the shipment, or general)."""
+    """A survey the user asked for in chat: a delivered shipment's own invitation while it is
+    open (or answered), otherwise a fresh one (about the shipment, or general)."""
     now = now or datetime.now(UTC)
     if shipment is not None:
         existing = session.exec(
             select(SurveyInvitation).where(SurveyInvitation.dedupe_key == f"delivery:{shipment.id}")
         ).first()
-        if existing is not None:
-            return existing
+        if existing is not None and closed_reason(existing, now) in (None, "completed"):
+            return existing  # open: answer it here; completed: the caller says so
     invitation = SurveyInvitation(
         token=new_token(),
         kind=SurveyKind.on_request,
