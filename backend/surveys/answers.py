@@ -92,6 +92,7 @@ YES_WORDS = (
     "of course", "spot on", "it was", "all good", "mint", "excellent",
 )  # fmt: skip
 _STARS = re.compile(r"[★⭐✩☆]")
+_CODE_LIKE = re.compile(r"[<>{}=;$\\]")  # markup or code, never an answer to a scale
 _NUMBER = re.compile(r"(?<![\d.])-?\d+(?:[.,]\d+)?(?![\d.])")
 
 
@@ -118,8 +119,8 @@ def parse_answer(question: str, raw: str) -> Parsed:
         if not words or _is_one_of(words, NOTHING_MORE) or _is_one_of(words, SKIP_WORDS):
             return Parsed("skip")
         return Parsed("value", text=text[:2000])
-    if not words and not _STARS.search(text):
-        return Parsed("invalid")
+    if (not words and not _STARS.search(text)) or _CODE_LIKE.search(text):
+        return Parsed("invalid", text=text[:2000] or None)
     if _is_one_of(words, SKIP_WORDS) or any(_has(words, w) for w in SKIP_WORDS if " " in w):
         return Parsed("skip")
     if spec is None:
@@ -145,7 +146,7 @@ def _parse_score(words: str, text: str, nps: bool) -> int | None:
     stars = len(_STARS.findall(text))
     if stars:
         return stars
-    numbers = _NUMBER.findall(words)
+    numbers = _NUMBER.findall(text.lower())
     if numbers:
         first = numbers[0].replace(",", ".")
         value = float(first)
