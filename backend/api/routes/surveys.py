@@ -118,9 +118,8 @@ def get_relationship_samples(
 
 
 def _sample_dict(sample: RelationshipSample) -> dict[str, object]:
-    return sample.model_dump(
-        include={"period", "customer_id", "account_manager", "weight", "reasons", "invitation_id"}
-    )
+    fields = ("period", "customer_id", "account_manager", "weight", "reasons", "invitation_id")
+    return {name: getattr(sample, name) for name in fields}
 
 
 @router.get("/outbox", dependencies=[InternalAuth], summary="Messages for the SMS/e-mail gateway")
