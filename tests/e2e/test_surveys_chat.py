@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -25,13 +28,19 @@ from tests.e2e.conftest import Chat
 AUTH = {"Authorization": "Bearer dev-internal-token"}  # the default internal token
 
 
-def spare_shipment(url: str, status: ShipmentStatus, examples: dict[str, Shipment]) -> Shipment:
-    """A shipment no other end-to-end test uses (they use the seed's example numbers)."""
+def spare_shipment(
+    url: str, status: ShipmentStatus, examples: dict[str, Shipment], skip: int = 0
+) -> Shipment:
+    """A shipment no other end-to-end test uses (they use the seed's example numbers);
+    `skip` passes over the first few, so that tests do not share one."""
     used = {s.tracking_number for s in examples.values()}
     with Session(get_engine(url)) as session:
         query = select(Shipment).where(Shipment.status == status).order_by(col(Shipment.id))
         for shipment in session.exec(query.limit(200)):
             if shipment.tracking_number not in used:
+                if skip:
+                    skip -= 1
+                    continue
                 session.expunge(shipment)
                 return shipment
     pytest.fail(f"no spare {status} shipment in the store")
@@ -153,3 +162,45 @@ def test_a_forged_link_is_declined(chat: Chat) -> None:
 def test_stop_sending_me_surveys(chat: Chat) -> None:
     answer = chat.say_text("stop sending me surveys")
     assert "Stop surveys" in answer
+
+
+def test_a_survey_link_opens_the_chat_and_starts_the_survey(
+    stack: Stack, e2e_store: str, examples: dict[str, Shipment]
+) -> None:
+    """The SMS link in a real browser: the page starts the survey and forgets the token."""
+    chromium = shutil.which("chromium")
+    if os.environ.get("REQUIRE_BROWSER") != "1" and (
+        chromium is None or importlib.util.find_spec("playwright") is None
+    ):
+        pytest.skip("chromium or playwright is not installed")
+    from playwright.sync_api import sync_playwright
+
+    parcel = spare_shipment(e2e_store, ShipmentStatus.delivered, examples, skip=2)
+    now = datetime.now(UTC)
+    with Session(get_engine(e2e_store)) as session:
+        invitation = SurveyInvitation(
+            token="browser-link-" + "b" * 27,
+            kind=SurveyKind.on_request,
+            shipment_id=parcel.id,
+            contact="+447700900322",
+            created_at=now,
+            expires_at=now + timedelta(days=7),
+        )
+        session.add(invitation)
+        session.commit()
+        token = invitation.token
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 375, "height": 667})
+            page.goto(f"{stack.backend_url}/?survey={token}")
+            page.locator(".msg--bot").nth(1).wait_for(timeout=30_000)
+            said = "\n".join(page.locator(".msg--bot").all_inner_texts())
+            assert parcel.tracking_number in said and "how satisfied" in said.lower()
+            assert "survey=" not in page.url
+            page.get_by_role("button", name="4 ★★★★").click()
+            page.locator(".msg--bot").nth(2).wait_for(timeout=30_000)
+            assert "on time" in page.locator(".msg--bot").nth(2).inner_text().lower()
+        finally:
+            browser.close()

@@ -81,6 +81,9 @@ def get_figures(
     service_level: str | None = None,
     kind: Literal["delivery", "on_request", "relationship"] = "delivery",
 ) -> list[dict[str, object]]:
+    """CSAT (average and % satisfied 4-5), NPS (% promoters 9-10 minus % detractors 0-6), response
+    rate, and the on-time and good-condition rates customers report, one row per period and
+    service level, oldest first. Periods are months, ISO weeks or days of the invitation."""
     from backend.surveys.models import SurveyKind
 
     return survey_figures.figures(session, period, since, until, service_level, SurveyKind(kind))
@@ -94,6 +97,10 @@ def post_relationship_samples(
     per_manager: Annotated[int | None, Query(ge=1, le=100)] = None,
     seed: int | None = None,
 ) -> dict[str, object]:
+    """Needs the internal API token. Samples business customers per account manager (default from
+    RELATIONSHIP_SAMPLE_SIZE), weighted toward A-tier and at-risk customers, never those sampled
+    the month before, and queues their e-mail invitations. A month already sampled is returned
+    unchanged (`created: false`). `seed` fixes the draw."""
     result = sample_relationships(
         session,
         period=period,
@@ -113,6 +120,8 @@ def post_relationship_samples(
 def get_relationship_samples(
     session: SessionDep, period: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
 ) -> list[dict[str, object]]:
+    """Needs the internal API token. Who was sampled in a month, for which manager, with the weight
+    and reasons."""
     rows = session.exec(select(RelationshipSample).where(RelationshipSample.period == period)).all()
     return [_sample_dict(s) for s in rows]
 
@@ -128,6 +137,8 @@ def get_outbox(
     status_: Annotated[OutboxStatus, Query(alias="status")] = OutboxStatus.pending,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[OutboxMessage]:
+    """Needs the internal API token. SMS and e-mail messages with survey links, oldest first, for a
+    gateway to send."""
     return list(
         session.exec(
             select(OutboxMessage)
@@ -140,6 +151,7 @@ def get_outbox(
 
 @router.patch("/outbox/{message_id}", dependencies=[InternalAuth], summary="Report a send")
 def patch_outbox(message_id: int, body: OutboxUpdate, session: SessionDep) -> OutboxMessage:
+    """Needs the internal API token. A gateway reports a message sent or failed."""
     message = session.get(OutboxMessage, message_id)
     if message is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such outbox message.")
@@ -156,6 +168,8 @@ def get_follow_ups(
     session: SessionDep,
     status_: Annotated[FollowUpStatus, Query(alias="status")] = FollowUpStatus.open,
 ) -> list[FollowUpTask]:
+    """Needs the internal API token. Service-recovery tasks from unhappy answers; call-backs due
+    within 4 hours (A-tier customers) first."""
     return list(
         session.exec(
             select(FollowUpTask)
@@ -167,6 +181,8 @@ def get_follow_ups(
 
 @router.post("/opt-outs", dependencies=[InternalAuth], summary="Stop surveys to a phone or e-mail")
 def post_opt_out(body: ContactIn, session: SessionDep) -> dict[str, bool]:
+    """Needs the internal API token. For a gateway receiving STOP replies: no more surveys to this
+    phone number or e-mail address; pending messages to it are cancelled."""
     done = opt_out(session, body.contact)
     session.commit()
     return {"opted_out": done}
@@ -174,6 +190,8 @@ def post_opt_out(body: ContactIn, session: SessionDep) -> dict[str, bool]:
 
 @router.get("/{token}", response_model=SurveyState, summary="A survey link's state")
 def get_survey(token: Token, session: SessionDep) -> SurveyState:
+    """Public: what a survey link leads to (open, completed, expired or opted out), the parcel and
+    the questions. 404 for a link that does not exist."""
     invitation = find_by_token(session, token)
     if invitation is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
@@ -188,13 +206,12 @@ def get_survey(token: Token, session: SessionDep) -> SurveyState:
     )
 
 
-@router.api_route(
-    "/{token}/opt-out",
-    methods=["GET", "POST"],
-    response_class=HTMLResponse,
-    summary="The stop link in a survey message",
+@router.get(
+    "/{token}/opt-out", response_class=HTMLResponse, summary="The stop link in a survey message"
 )
 def survey_opt_out(token: Token, session: SessionDep) -> HTMLResponse:
+    """Public: opening the link stops surveys to the phone or e-mail the survey went to, from
+    now on, and says so. Safe to open twice."""
     invitation = find_by_token(session, token)
     if invitation is None or not invitation.contact:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)

@@ -68,6 +68,16 @@ def test_openapi_documents_every_public_route(backend):
         ("GET", "/api/shipments/{tracking_number}"),
         ("GET", "/health"),
         ("GET", "/health/live"),
+        ("POST", "/api/tracking-events"),
+        ("GET", "/api/surveys/figures"),
+        ("GET", "/api/surveys/relationship-samples"),
+        ("POST", "/api/surveys/relationship-samples"),
+        ("GET", "/api/surveys/outbox"),
+        ("PATCH", "/api/surveys/outbox/{message_id}"),
+        ("GET", "/api/surveys/follow-ups"),
+        ("POST", "/api/surveys/opt-outs"),
+        ("GET", "/api/surveys/{token}"),
+        ("GET", "/api/surveys/{token}/opt-out"),
     }
     for operation in operations.values():
         assert operation.get("summary") and operation.get("description")
