@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import messages
 from actions.forms import latest_intent, latest_text, reset_form_state
 from actions.store import StoreError, store_session
+from actions.verification import is_verified
 from backend.store import queries, tracking_numbers
 from backend.store.models import Shipment, ShipmentStatus
 from backend.surveys import answers as survey_answers
@@ -143,7 +144,12 @@ class ActionStartSurvey(Action):
                     invitation = find_by_token(session, token)
                 else:
                     shipment = self._named_shipment(tracker, session)
-                    invitation = invite_on_request(session, shipment, tracker.sender_id)
+                    # Only a chat that proved it is the recipient's answers (or stops) the
+                    # delivery survey itself; anyone else's feedback is kept on its own.
+                    proven = shipment is not None and is_verified(tracker, shipment.tracking_number)
+                    invitation = invite_on_request(
+                        session, shipment, tracker.sender_id, reuse_delivery=proven
+                    )
                 now = _now()
                 reason = closed_reason(invitation, now)
                 if reason is not None or invitation is None:

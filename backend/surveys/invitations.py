@@ -165,11 +165,13 @@ def invite_on_request(
     conversation_id: str,
     now: datetime | None = None,
     expiry: timedelta = DEFAULT_EXPIRY,
+    reuse_delivery: bool = True,
 ) -> SurveyInvitation:
     """A survey the user asked for in chat: a delivered shipment's own invitation while it is
-    open (or answered), otherwise a fresh one (about the shipment, or general)."""
+    open (or answered) and `reuse_delivery` allows it (the chat proved it is the recipient's),
+    otherwise a fresh one (about the shipment, or general) that reaches no phone or e-mail."""
     now = now or datetime.now(UTC)
-    if shipment is not None:
+    if shipment is not None and reuse_delivery:
         existing = session.exec(
             select(SurveyInvitation).where(SurveyInvitation.dedupe_key == f"delivery:{shipment.id}")
         ).first()

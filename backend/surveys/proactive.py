@@ -1,9 +1,11 @@
 """Getting a new invitation to its recipient: in the open chat when there is one, else the outbox.
 
 A chat counts as the recipient's when its widget spoke or polled in the last few minutes and
-the conversation is about the delivered parcel (Rasa's tracker holds its number: tracked, or
-verified with the phone digits). The survey then starts there through Rasa's
-`trigger_intent`; if that fails, or no such chat is open, the invitation goes to the outbox.
+the conversation has proven a right to the parcel's details (Rasa's tracker lists its number
+among `verified_numbers`: the last four digits of the recipient's phone were given). Merely
+tracking a number proves nothing (anyone can), so it does not bring the survey. The survey
+then starts there through Rasa's `trigger_intent`; if that fails, or no such chat is open,
+the invitation goes to the outbox.
 """
 
 from __future__ import annotations
@@ -27,14 +29,8 @@ MAX_CHATS_CHECKED = 50
 
 
 def _numbers_in(slots: dict[str, object]) -> set[str]:
-    found: set[str] = set()
-    for name in ("tracking_number", "tracking_numbers", "verified_numbers"):
-        value = slots.get(name)
-        if isinstance(value, str):
-            found.add(value)
-        elif isinstance(value, list):
-            found.update(v for v in value if isinstance(v, str))
-    return found
+    value = slots.get("verified_numbers")
+    return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
 
 
 async def find_open_chat(gateway: RasaGateway, settings: Settings, number: str) -> str | None:

@@ -57,11 +57,8 @@ def wait_for_pending(chat: Chat, seconds: float = 30) -> list[dict[str, object]]
     return []
 
 
-def test_a_delivery_starts_the_survey_in_the_open_chat(
-    chat: Chat, stack: Stack, e2e_store: str, examples: dict[str, Shipment]
-) -> None:
-    parcel = spare_shipment(e2e_store, ShipmentStatus.in_transit, examples)
-    assert parcel.tracking_number in chat.say_text(f"where is my parcel {parcel.tracking_number}")
+def delivered_now(stack: Stack, parcel: Shipment) -> list[dict[str, object]]:
+    """The carrier's system posts the delivery, twice (a replay); both results."""
     event = {
         "tracking_number": parcel.tracking_number,
         "code": "DL",
@@ -69,10 +66,31 @@ def test_a_delivery_starts_the_survey_in_the_open_chat(
         "location": parcel.destination_city,
     }
     with httpx.Client(base_url=stack.backend_url, timeout=60) as carrier:
-        result = carrier.post("/api/tracking-events", json=event, headers=AUTH).json()
-        assert result["invitation_created"] and result["survey_sent_via"] == "chat", result
-        replay = carrier.post("/api/tracking-events", json=event, headers=AUTH).json()
-        assert not replay["invitation_created"] and replay["event_recorded"] is False
+        return [carrier.post("/api/tracking-events", json=event, headers=AUTH).json() for _ in "12"]
+
+
+def test_a_chat_that_only_tracked_the_parcel_gets_no_survey(
+    chat: Chat, stack: Stack, e2e_store: str, examples: dict[str, Shipment]
+) -> None:
+    parcel = spare_shipment(e2e_store, ShipmentStatus.in_transit, examples, skip=1)
+    assert parcel.tracking_number in chat.say_text(f"where is my parcel {parcel.tracking_number}")
+    first, replay = delivered_now(stack, parcel)
+    assert first["invitation_created"] and first["survey_sent_via"] == "outbox", first
+    assert not replay["invitation_created"] and replay["event_recorded"] is False
+    assert wait_for_pending(chat, seconds=2) == []
+
+
+def test_a_delivery_starts_the_survey_in_the_recipients_open_chat(
+    chat: Chat, stack: Stack, e2e_store: str, examples: dict[str, Shipment]
+) -> None:
+    parcel = spare_shipment(e2e_store, ShipmentStatus.in_transit, examples)
+    # The recipient proves who they are (last four digits of their phone) while chatting.
+    assert "last four digits" in chat.say_text(f"who is {parcel.tracking_number} addressed to?")
+    phone_end = "".join(ch for ch in parcel.consignee_phone if ch.isdigit())[-4:]
+    assert parcel.consignee_name in chat.say_text(phone_end)
+    first, replay = delivered_now(stack, parcel)
+    assert first["invitation_created"] and first["survey_sent_via"] == "chat", first
+    assert not replay["invitation_created"] and replay["event_recorded"] is False
     proactive = wait_for_pending(chat)
     said = "\n".join(str(m.get("text") or "") for m in proactive)
     assert parcel.tracking_number in said and "how satisfied" in said.lower()
