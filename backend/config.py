@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Bearer token of the agents' complaint endpoints; empty refuses every agent request.
     agent_api_token: str = ""
+    # Token of Rasa's HTTP API (trigger_intent for proactive surveys); generated per run.
+    rasa_api_token: str = ""
+    # Where customers reach the chat page: survey links in SMS and e-mail start with it.
+    public_url: str = "http://127.0.0.1:8000"
+    # Bearer token for internal write endpoints (tracking events, relationship sampling).
+    internal_api_token: str = "dev-internal-token"
+    # Days a survey invitation stays open.
+    survey_expiry_days: int = 7
+    # Business customers sampled per account manager for the monthly relationship survey.
+    relationship_sample_size: int = 5
+    # Minutes since the widget last spoke or polled for a chat to count as open.
+    open_chat_minutes: int = 10
 
 
 @lru_cache

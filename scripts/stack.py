@@ -52,6 +52,8 @@ class Stack:
     agent_token: str = field(
         default_factory=lambda: os.environ.get("AGENT_API_TOKEN") or secrets.token_urlsafe(24)
     )
+    # Token of Rasa's HTTP API, which the backend uses to start proactive surveys.
+    api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -76,6 +78,7 @@ class Stack:
                 "RASA_CALLBACK_SECRET": self.callback_secret,
                 "AGENT_API_TOKEN": self.agent_token,
                 "RASA_CALLBACK_URL": f"{self.backend_url}/rasa/callback/{self.callback_secret}",
+                "RASA_API_TOKEN": self.api_token,
                 "HF_HUB_OFFLINE": "1",
                 "PYTHONUNBUFFERED": "1",
             }
@@ -92,6 +95,7 @@ class Stack:
                 str(RASA_BIN), "run", "--model", str(self.model),
                 "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
                 "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+                "--enable-api", "--auth-token", self.api_token,
             ],
             "backend": [
                 str(APP_PYTHON), "-m", "uvicorn", "backend.api.main:app",

@@ -23,7 +23,15 @@ from sqlalchemy.exc import DBAPIError
 
 from backend.api.logging import RequestLogMiddleware, setup_logging, silence_access_log
 from backend.api.rasa_gateway import RasaGateway, apology_text
-from backend.api.routes import chat, complaints, health, rasa_callback, shipments
+from backend.api.routes import (
+    chat,
+    complaints,
+    health,
+    rasa_callback,
+    shipments,
+    surveys,
+    tracking_events,
+)
 from backend.config import Settings, get_settings
 from backend.store.db import get_engine
 
@@ -76,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(rasa_callback.router)
     app.include_router(complaints.router)
+    app.include_router(surveys.router)
+    app.include_router(tracking_events.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/", _index_route(settings), methods=["GET"], include_in_schema=False)
     return app

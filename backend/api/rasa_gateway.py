@@ -56,6 +56,8 @@ class RasaGateway:
         self._slots: dict[str, _Slot] = {}
         self._collectors: dict[str, list[BotMessage]] = {}
         self._pending: OrderedDict[str, deque[BotMessage]] = OrderedDict()
+        # When the widget last spoke or polled, per conversation (open chats for proactive turns).
+        self._last_seen: OrderedDict[str, float] = OrderedDict()
 
     @property
     def apology(self) -> BotMessage:
@@ -63,6 +65,7 @@ class RasaGateway:
 
     async def send(self, conversation_id: str, text: str) -> list[BotMessage]:
         """Run one user turn and return the bot's messages; an apology when Rasa fails."""
+        self.touch(conversation_id)
         slot = self._slots.setdefault(conversation_id, _Slot())
         slot.users += 1
         try:
@@ -140,8 +143,74 @@ class RasaGateway:
 
     def take_pending(self, conversation_id: str) -> list[BotMessage]:
         """Return and forget the messages waiting for this conversation."""
+        self.touch(conversation_id)
         queue = self._pending.pop(conversation_id, None)
         return list(queue) if queue else []
 
     def active_conversations(self) -> int:
         return len(self._slots)
+
+    def touch(self, conversation_id: str) -> None:
+        self._last_seen[conversation_id] = time.monotonic()
+        self._last_seen.move_to_end(conversation_id)
+        while len(self._last_seen) > MAX_PENDING_CONVERSATIONS:
+            self._last_seen.popitem(last=False)
+
+    def open_conversations(self, within_seconds: float) -> list[str]:
+        """Conversations whose widget spoke or polled in the last `within_seconds`, newest first."""
+        cutoff = time.monotonic() - within_seconds
+        return [cid for cid, seen in reversed(self._last_seen.items()) if seen >= cutoff]
+
+    async def conversation_slots(self, conversation_id: str) -> dict[str, object] | None:
+        """The conversation's slots from Rasa's HTTP API (None when it cannot be read)."""
+        url = f"{self._settings.rasa_url.rstrip('/')}/conversations/{conversation_id}/tracker"
+        params = {"include_events": "NONE", "token": self._settings.rasa_api_token}
+        try:
+            response = await self._client.get(url, params=params, timeout=5.0)
+        except httpx.HTTPError as exc:
+            logger.warning("tracker of conversation=%s unreadable: %s", conversation_id, exc)
+            return None
+        if not response.is_success:
+            logger.warning(
+                "tracker of conversation=%s: HTTP %s", conversation_id, response.status_code
+            )
+            return None
+        return dict(response.json().get("slots") or {})
+
+    async def trigger_intent(
+        self, conversation_id: str, intent: str, entities: dict[str, str]
+    ) -> bool:
+        """Start a bot turn in this conversation as if the user had said `intent`.
+
+        The turn's messages reach the callback route, outside any user turn, so they wait in
+        the pending queue the widget polls. Runs under the conversation's turn lock, so it never
+        interleaves with a user's turn. Returns whether Rasa ran it.
+        """
+        url = (
+            f"{self._settings.rasa_url.rstrip('/')}/conversations/{conversation_id}/trigger_intent"
+        )
+        params = {"output_channel": "callback", "token": self._settings.rasa_api_token}
+        slot = self._slots.setdefault(conversation_id, _Slot())
+        slot.users += 1
+        try:
+            async with slot.lock:
+                response = await self._client.post(
+                    url,
+                    params=params,
+                    json={"name": intent, "entities": entities},
+                    timeout=self._settings.rasa_timeout_seconds,
+                )
+        except httpx.HTTPError as exc:
+            logger.warning("trigger_intent conversation=%s failed: %s", conversation_id, exc)
+            return False
+        finally:
+            slot.users -= 1
+            if slot.users == 0:
+                del self._slots[conversation_id]
+        if not response.is_success:
+            logger.warning(
+                "trigger_intent conversation=%s: HTTP %s", conversation_id, response.status_code
+            )
+            return False
+        logger.info("triggered intent=%s conversation=%s", intent, conversation_id)
+        return True

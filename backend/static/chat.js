@@ -165,7 +165,20 @@
     }
   });
 
+  // A survey link (/?survey=TOKEN from an SMS or e-mail) starts that survey in the chat.
+  function startSurveyFromLink() {
+    const params = new URLSearchParams(window.location.search);
+    const token = params.get("survey");
+    if (!token || !/^[A-Za-z0-9_-]{16,64}$/.test(token)) return;
+    // Forget the token in the address bar, so a reload does not start the survey again.
+    params.delete("survey");
+    const rest = params.toString();
+    window.history.replaceState(null, "", window.location.pathname + (rest ? `?${rest}` : ""));
+    send(`/give_feedback{"survey_token":"${token}"}`, "I'd like to give feedback");
+  }
+
   window.setInterval(poll, POLL_MS);
   poll();
+  startSurveyFromLink();
   input.focus();
 })();

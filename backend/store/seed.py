@@ -55,6 +55,7 @@ from backend.store.models import (
     ShipmentStatus,
     TrackingEvent,
 )
+from backend.surveys.backlog import invite_delivered_backlog
 from backend.tracking import UK, next_working_day, status_from_events, uk_date
 
 DAYS = 365
@@ -726,6 +727,7 @@ def seed_database(
                 "seeded_at": datetime.now(UTC),
             },
         )
+    invite_delivered_backlog(url, now=anchor, echo=echo)
     seconds = time.perf_counter() - began
     echo(f"Done in {seconds:.1f} s.")
     with Session(engine) as session:
@@ -894,7 +896,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.customers < 1 or args.shipments < 1:
         parser.error("--customers and --shipments must be at least 1")
-    seed_database(
+    result = seed_database(
         args.database_url,
         customers=args.customers,
         shipments=args.shipments,
@@ -902,6 +904,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         anchor=args.anchor,
         reset=args.reset,
     )
+    if not result.seeded:
+        # A store seeded before surveys existed gets its deliveries' invitations now.
+        invite_delivered_backlog(args.database_url)
     return 0
 
 

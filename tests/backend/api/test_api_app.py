@@ -73,6 +73,16 @@ def test_openapi_documents_every_public_route(backend):
         ("POST", "/api/agent/complaints/{reference}/status"),
         ("POST", "/api/agent/complaints/{reference}/notes"),
         ("POST", "/api/agent/complaints/{reference}/resolve"),
+        ("POST", "/api/tracking-events"),
+        ("GET", "/api/surveys/figures"),
+        ("GET", "/api/surveys/relationship-samples"),
+        ("POST", "/api/surveys/relationship-samples"),
+        ("GET", "/api/surveys/outbox"),
+        ("PATCH", "/api/surveys/outbox/{message_id}"),
+        ("GET", "/api/surveys/follow-ups"),
+        ("POST", "/api/surveys/opt-outs"),
+        ("GET", "/api/surveys/{token}"),
+        ("GET", "/api/surveys/{token}/opt-out"),
     }
     for operation in operations.values():
         assert operation.get("summary") and operation.get("description")

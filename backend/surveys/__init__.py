@@ -1,0 +1,1 @@
+"""Feedback after every delivery: invitations, answers, relationship sampling and figures."""

@@ -1,0 +1,145 @@
+"""The monthly relationship sample: a few business customers per account manager.
+
+Each manager's business customers who shipped in the last 365 days are candidates, except
+those sampled the month before. A candidate's weight is 1, times 3 for an A-tier customer,
+times 2 when at risk; each manager gets `per_manager` of them, drawn without replacement in
+proportion to weight (Efraimidis-Spirakis keys, so a fixed `seed` repeats the draw). Each pick
+is stored with its weight and reasons, and gets a relationship-survey invitation by e-mail.
+Running the job again for a month that was already sampled changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from backend.store.models import Customer, CustomerKind, Shipment
+from backend.surveys.invitations import _create_once, is_opted_out, new_token, queue_message
+from backend.surveys.models import (
+    InvitationStatus,
+    RelationshipSample,
+    SurveyInvitation,
+    SurveyKind,
+)
+from backend.surveys.tiers import standings
+
+A_TIER_WEIGHT = 3.0
+AT_RISK_WEIGHT = 2.0
+RELATIONSHIP_EXPIRY = timedelta(days=14)
+
+
+def period_of(moment: datetime) -> str:
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+def previous_period(period: str) -> str:
+    year, month = (int(part) for part in period.split("-"))
+    return f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
+
+
+@dataclass
+class SampleResult:
+    period: str
+    created: bool
+    samples: list[RelationshipSample]
+
+
+def sample_relationships(
+    session: Session,
+    period: str | None = None,
+    per_manager: int = 5,
+    seed: int | None = None,
+    now: datetime | None = None,
+    public_url: str = "http://127.0.0.1:8000",
+) -> SampleResult:
+    now = now or datetime.now(UTC)
+    period = period or period_of(now)
+    done = session.exec(select(RelationshipSample).where(RelationshipSample.period == period)).all()
+    if done:
+        return SampleResult(period, created=False, samples=list(done))
+    last_month = set(
+        session.exec(
+            select(RelationshipSample.customer_id).where(
+                RelationshipSample.period == previous_period(period)
+            )
+        ).all()
+    )
+    active = set(
+        session.exec(
+            select(Shipment.customer_id)
+            .where(col(Shipment.shipped_at) >= now - timedelta(days=365))
+            .distinct()
+        ).all()
+    )
+    customers = session.exec(
+        select(Customer).where(Customer.kind == CustomerKind.business).order_by(col(Customer.id))
+    ).all()
+    standing = standings(session, now)
+    rng = random.Random(seed)
+    by_manager: dict[str, list[Customer]] = {}
+    for customer in customers:
+        if customer.id in active and customer.id not in last_month:
+            by_manager.setdefault(customer.account_manager, []).append(customer)
+    samples: list[RelationshipSample] = []
+    for manager in sorted(by_manager):
+        keyed = []
+        for customer in by_manager[manager]:
+            info = standing.get(customer.id or 0)
+            weight, reasons = 1.0, []
+            if info and info.tier == "A":
+                weight *= A_TIER_WEIGHT
+                reasons.append("A-tier")
+            if info and info.at_risk:
+                weight *= AT_RISK_WEIGHT
+                reasons.append("at risk: " + ", ".join(info.risk_reasons))
+            keyed.append((rng.random() ** (1.0 / weight), customer, weight, reasons))
+        keyed.sort(key=lambda item: item[0], reverse=True)
+        for _key, customer, weight, reasons in keyed[:per_manager]:
+            samples.append(_sample(session, period, customer, weight, reasons, now, public_url))
+    return SampleResult(period, created=True, samples=samples)
+
+
+def _sample(
+    session: Session,
+    period: str,
+    customer: Customer,
+    weight: float,
+    reasons: list[str],
+    now: datetime,
+    public_url: str,
+) -> RelationshipSample:
+    contact = customer.email.strip().lower()
+    invited = _create_once(
+        session,
+        SurveyInvitation(
+            token=new_token(),
+            kind=SurveyKind.relationship,
+            dedupe_key=f"relationship:{period}:{customer.id}",
+            customer_id=customer.id,
+            contact=contact,
+            status=(
+                InvitationStatus.opted_out
+                if is_opted_out(session, contact)
+                else InvitationStatus.pending
+            ),
+            created_at=now,
+            expires_at=now + RELATIONSHIP_EXPIRY,
+        ),
+    )
+    session.flush()
+    queue_message(session, invited.invitation, public_url, customer=customer)
+    sample = RelationshipSample(
+        period=period,
+        customer_id=customer.id or 0,
+        account_manager=customer.account_manager,
+        weight=weight,
+        reasons="; ".join(reasons) or "random",
+        invitation_id=invited.invitation.id,
+        created_at=now,
+    )
+    session.add(sample)
+    session.flush()
+    return sample
