@@ -1,7 +1,7 @@
 """Command line: build the index, or search it.
 
-    python -m knowledge build [--force]
-    python -m knowledge search "how long do I have to claim" [--k 5] [--ranker fused] [--json]
+python -m knowledge build [--force]
+python -m knowledge search "how long do I have to claim" [--k 5] [--ranker fused] [--json]
 """
 
 from __future__ import annotations

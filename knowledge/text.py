@@ -5,31 +5,40 @@ from __future__ import annotations
 import re
 import unicodedata
 
+
+def _word_list(text: str) -> list[str]:
+    return text.split()
+
+
 _WORD = re.compile(r"[a-z0-9£]+(?:'[a-z]+)?")
 
 STOPWORDS = frozenset(
-    """a about above after again all am an and any are as at be been before being below between
+    _word_list(
+        """a about above after again all am an and any are as at be been before being below between
     both but by can could did do does doing don down during each few for from further had has have
     having he her here hers him his how i if in into is it its itself just me more most my myself
     no nor not now of off on once only or other our ours out over own same she should so some such
     than that the their theirs them then there these they this those through to too under until up
     very was we were what when where which while who whom why will with would you your yours
     yourself hi hello please thanks thank hey ok okay i'm i've it's what's can't don't won't
-    doesn't didn't isn't there's let's get got want need know tell us you're""".split()
+    doesn't didn't isn't there's let's get got want need know tell us you're"""
+    )
 )
 
 # Short common English words that are not in the corpus but show a query is English.
 _ENGLISH_EXTRA = frozenset(
-    """yes yeah yep nope one two three four five six seven eight nine ten today tomorrow yesterday
-    week month year time day morning evening night mum dad friend wife husband son daughter
-    house home flat office work shop online order ordered bought buy buying sell seller
+    _word_list(
+        """yes yeah yep nope one two three four five six seven eight nine ten today tomorrow
+    yesterday week month year time day morning evening night mum dad friend wife husband
+    son daughter house home flat office work shop online order ordered bought buy buying sell seller
     thing stuff something anything nothing everything someone anyone still yet ago already
     again also even ever never always much many lot lots bit really actually maybe
     go going went gone come coming came say said says see saw look looking make made
     take took give gave put keep kept find found think thought mean try tried use used
     happen happened happens arrive arrived arriving left leave help helpful
     good bad great fine new old big small best worst last next first long short
-    late early fast quick slow quickly cheap expensive free paid""".split()
+    late early fast quick slow quickly cheap expensive free paid"""
+    )
 )
 
 _ENDINGS = ("ations", "ation", "ings", "ing", "ed", "er", "ly")
