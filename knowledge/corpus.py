@@ -1,7 +1,8 @@
 """The knowledge itself: passages read from the Markdown files under ``knowledge/passages``.
 
-Each file holds the passages of one topic. A passage is a front-matter block (``id``, ``topic``,
-``title``, optional ``keywords``) followed by its text, up to the next front-matter block:
+Each file holds the passages of one topic. A passage is a front-matter block (``id``,
+``topic``, ``title``, optional ``keywords`` and ``questions``, the ways customers ask for it)
+followed by its text, up to the next front-matter block:
 
     ---
     id: claims-deadlines
@@ -51,6 +52,7 @@ class Passage:
     title: str
     text: str
     keywords: tuple[str, ...] = field(default=())
+    questions: tuple[str, ...] = field(default=())  # how customers ask for it
     source: str = ""
 
     @property
@@ -95,6 +97,7 @@ def parse_file(path: Path, root: Path | None = None) -> list[Passage]:
         if not _ID.fullmatch(str(meta["id"])):
             raise CorpusError(f"{name}: id {meta['id']!r} is not a lower-case slug")
         keywords = meta.get("keywords") or []
+        questions = meta.get("questions") or []
         passages.append(
             Passage(
                 id=str(meta["id"]),
@@ -102,6 +105,7 @@ def parse_file(path: Path, root: Path | None = None) -> list[Passage]:
                 title=str(meta["title"]),
                 text=text,
                 keywords=tuple(str(k) for k in keywords),
+                questions=tuple(str(q) for q in questions),
                 source=name,
             )
         )
