@@ -22,8 +22,12 @@ from actions import messages
 from actions.forms import latest_text
 from backend.store import tracking_numbers
 from knowledge import SearchResult, get_index
+from knowledge.index import preload
 
 logger = logging.getLogger(__name__)
+
+# The action server loads the index once, in the background, as it starts.
+preload()
 
 MAX_RELATED = 2
 # Related titles are offered only when they are nearly as relevant as an answer would be.

@@ -162,7 +162,7 @@ def build(
     with _all_threads():
         dense, titles, sentence_vectors, question_vectors = _embed_corpus(passages, sentences, echo)
     index_dir.mkdir(parents=True, exist_ok=True)
-    tmp = index_dir / "vectors.npz.tmp"
+    tmp = index_dir / f"vectors.npz.{os.getpid()}.tmp"
     with tmp.open("wb") as f:
         np.savez(
             f,
@@ -182,7 +182,7 @@ def build(
         "sentences": [s for _, s in sentences],
         "question_owner": [i for i, p in enumerate(passages) for _ in p.questions],
     }
-    tmp_meta = index_dir / "meta.json.tmp"
+    tmp_meta = index_dir / f"meta.json.{os.getpid()}.tmp"
     tmp_meta.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp_meta.replace(index_dir / "meta.json")  # written last: a complete index has it
     echo(f"  index saved to {index_dir} in {time.monotonic() - started:.1f} s")
@@ -393,3 +393,18 @@ def forget_loaded() -> None:
 def search(query: str, k: int = 5, ranker: Ranker = "fused") -> SearchResult:
     """Search the default index: what the CLI, the HTTP endpoint and the actions call."""
     return get_index().search(query, k=k, ranker=ranker)
+
+
+def preload() -> None:
+    """Load the default index in the background when ``KNOWLEDGE_PRELOAD=1`` (the services)."""
+    if os.environ.get("KNOWLEDGE_PRELOAD") != "1":
+        return
+
+    def load() -> None:
+        try:
+            get_index()
+            logger.info("knowledge index loaded")
+        except Exception:
+            logger.exception("knowledge index could not be loaded")
+
+    threading.Thread(target=load, name="knowledge-preload", daemon=True).start()

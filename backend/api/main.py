@@ -24,8 +24,10 @@ from sqlalchemy.exc import DBAPIError
 from backend.api.logging import RequestLogMiddleware, setup_logging, silence_access_log
 from backend.api.rasa_gateway import RasaGateway, apology_text
 from backend.api.routes import chat, health, rasa_callback, shipments
+from backend.api.routes import knowledge as knowledge_routes
 from backend.config import Settings, get_settings
 from backend.store.db import get_engine
+from knowledge.index import preload as preload_knowledge
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # The page renders with textContent only; the policy is a second fence against injected markup.
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with httpx.AsyncClient(trust_env=False) as client:
             app.state.http_client = client
             app.state.gateway = RasaGateway(settings, client)
+            preload_knowledge()
             logger.info("backend ready, rasa at %s", settings.rasa_url)
             yield
 
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(shipments.router)
     app.include_router(health.router)
     app.include_router(rasa_callback.router)
+    app.include_router(knowledge_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/", _index_route(settings), methods=["GET"], include_in_schema=False)
     return app
