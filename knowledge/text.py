@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 
@@ -87,17 +88,29 @@ def letters_share_latin(text: str) -> float:
 
 
 def english_share(text: str, vocabulary: frozenset[str]) -> float:
-    """Share of the query's words that are English words the assistant knows (1.0 if none)."""
+    """Share of the query's words that are English words the assistant knows (1.0 if none).
+
+    A longer word one typo away from a known word ("wieght", "volumetrik") counts half, so a
+    hurried English question is not mistaken for another language.
+    """
     found = [w.strip("'") for w in words(text) if not w.isdigit()]
     found = [w for w in found if len(w) > 1]
     if not found:
         return 1.0
-    known = sum(
-        1
-        for w in found
-        if w in STOPWORDS or w in _ENGLISH_EXTRA or w in vocabulary or stem(w) in vocabulary
-    )
+    known = 0.0
+    for word in found:
+        if word in STOPWORDS or word in _ENGLISH_EXTRA or {word, stem(word)} & vocabulary:
+            known += 1
+        elif len(word) >= 5 and _near_known(word, vocabulary):
+            known += 0.5
     return known / len(found)
+
+
+def _near_known(word: str, vocabulary: frozenset[str]) -> bool:
+    candidates = [
+        v for v in vocabulary if v[:1] == word[:1] and abs(len(v) - len(word)) <= 2 and len(v) > 3
+    ]
+    return bool(difflib.get_close_matches(word, candidates, n=1, cutoff=0.8))
 
 
 def english_words() -> frozenset[str]:
