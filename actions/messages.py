@@ -60,7 +60,8 @@ KNOWLEDGE_NOT_SURE_CLOSEST = (
     "I'm not sure I have the answer to that, and I'd rather not guess. These are the closest "
     "topics I know about:"
 )
+# Said for text in another language and for text with no recognisable words alike.
 KNOWLEDGE_NOT_ENGLISH = (
-    "Sorry, I can only answer in English for now. Our team can help on 0330 123 4567 "
-    "(Mon–Fri 8:00–20:00, Sat 9:00–14:00)."
+    "Sorry, I didn't understand that. I can only answer in English for now; our team can "
+    "also help on 0330 123 4567 (Mon–Fri 8:00–20:00, Sat 9:00–14:00)."
 )
