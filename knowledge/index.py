@@ -37,7 +37,8 @@ RANKERS: tuple[Ranker, ...] = ("dense", "lexical", "fused")
 
 # Longest query text looked at; the model reads at most 256 word pieces anyway.
 MAX_QUERY_CHARS = 1000
-# Fusion: fused score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * bm25 / (bm25 + BM25_HALF).
+# Fusion: fused = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * bm25 / (bm25 + BM25_HALF), where
+# dense is the mean cosine over four views of a passage (see dense_scores).
 DENSE_WEIGHT = 0.6
 BM25_HALF = 6.0
 # Below this fused score the best passage is not trusted to answer (calibrated on the
