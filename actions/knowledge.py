@@ -9,6 +9,7 @@ complaints, a person), with the number already filled in.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -81,6 +82,15 @@ class ActionAnswerQuestion(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        # Loading (once) and searching are CPU work: off the action server's event loop.
+        try:
+            return await asyncio.to_thread(self.answer, dispatcher, tracker)
+        except Exception:
+            logger.exception("knowledge search failed")
+            dispatcher.utter_message(text=messages.KNOWLEDGE_UNAVAILABLE)
+            return [SlotSet("offer_human", True)]
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         index = get_index()
         text = latest_text(tracker)
         chosen = requested_passage(tracker)

@@ -65,3 +65,7 @@ KNOWLEDGE_NOT_ENGLISH = (
     "Sorry, I didn't understand that. I can only answer in English for now; our team can "
     "also help on 0330 123 4567 (Mon–Fri 8:00–20:00, Sat 9:00–14:00)."
 )
+KNOWLEDGE_UNAVAILABLE = (
+    "I'm sorry, I can't look that up right now. Our team can answer on 0330 123 4567 "
+    "(Mon–Fri 8:00–20:00, Sat 9:00–14:00)."
+)

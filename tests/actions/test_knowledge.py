@@ -101,6 +101,18 @@ async def test_a_parcel_with_a_general_rule_offers_tracking_only(domain: dict[st
     assert slots["tracking_number"] == NUMBER
 
 
+async def test_a_broken_index_gets_an_apology_and_a_person(
+    domain: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise OSError("index missing")
+
+    monkeypatch.setattr("actions.knowledge.get_index", broken)
+    said, slots = await answer("how much is express", domain)
+    assert said[0]["text"] == messages.KNOWLEDGE_UNAVAILABLE
+    assert slots == {"offer_human": True}
+
+
 def test_numbers_are_found_and_removed_from_the_question() -> None:
     spaced = f"{NUMBER[:2]} {NUMBER[2:5]} {NUMBER[5:8]} {NUMBER[8:11]} {NUMBER[11:]}".lower()
     assert parcel_in(f"claim for {spaced} please") == NUMBER
