@@ -68,6 +68,7 @@ def test_openapi_documents_every_public_route(backend):
         ("GET", "/api/shipments/{tracking_number}"),
         ("GET", "/health"),
         ("GET", "/health/live"),
+        ("GET", "/api/knowledge/search"),
     }
     for operation in operations.values():
         assert operation.get("summary") and operation.get("description")
