@@ -32,3 +32,8 @@ format: setup
 
 clean:
 	rm -rf var .venv .rasa results
+
+.PHONY: bench-knowledge
+# Recall@1/@3, MRR, rejection and latency of the dense, lexical and fused knowledge rankers.
+bench-knowledge: setup
+	@HF_HUB_OFFLINE=1 $(APP_PY) -m knowledge.bench

@@ -51,3 +51,21 @@ ADDRESS_CHANGED = (
     "change before the next delivery attempt (reference AC-{request_id})."
 )
 STOPPED = "No problem, I've stopped there. Anything else I can help with?"
+KNOWLEDGE_ANSWER = "{answer}\n\n(Source: {title})"
+KNOWLEDGE_NOT_SURE = (
+    "I'm not sure about that, and I'd rather not guess. I can answer questions about our "
+    "services, prices, deliveries, claims and returns, and track parcels."
+)
+KNOWLEDGE_NOT_SURE_CLOSEST = (
+    "I'm not sure I have the answer to that, and I'd rather not guess. These are the closest "
+    "topics I know about:"
+)
+# Said for text in another language and for text with no recognisable words alike.
+KNOWLEDGE_NOT_ENGLISH = (
+    "Sorry, I didn't understand that. I can only answer in English for now; our team can "
+    "also help on 0330 123 4567 (Mon–Fri 8:00–20:00, Sat 9:00–14:00)."
+)
+KNOWLEDGE_UNAVAILABLE = (
+    "I'm sorry, I can't look that up right now. Our team can answer on 0330 123 4567 "
+    "(Mon–Fri 8:00–20:00, Sat 9:00–14:00)."
+)

@@ -81,6 +81,7 @@ class Stack:
                 "RASA_API_TOKEN": self.api_token,
                 "HF_HUB_OFFLINE": "1",
                 "PYTHONUNBUFFERED": "1",
+                "KNOWLEDGE_PRELOAD": "1",
             }
         )
         return env
@@ -195,17 +196,24 @@ def prepare_store(database_url: str) -> None:
     )  # fmt: skip
 
 
+def prepare_knowledge() -> None:
+    """Build the knowledge index when the knowledge files changed (progress on the terminal)."""
+    subprocess.run([str(APP_PYTHON), "-m", "knowledge", "build"], cwd=ROOT, check=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from backend.config import get_settings
     from scripts.train import train
 
     database_url = get_settings().database_url
     started = time.monotonic()
-    print("[1/3] customer store", flush=True)
+    print("[1/4] customer store", flush=True)
     prepare_store(database_url)
-    print("[2/3] Rasa model", flush=True)
+    print("[2/4] knowledge index", flush=True)
+    prepare_knowledge()
+    print("[3/4] Rasa model", flush=True)
     model = train()
-    print("[3/3] starting services", flush=True)
+    print("[4/4] starting services", flush=True)
     ports = Ports(args.actions_port, args.rasa_port, args.backend_port)
     stack = Stack(model=model, database_url=database_url, ports=ports, backend_host=args.host)
 

@@ -32,8 +32,10 @@ from backend.api.routes import (
     surveys,
     tracking_events,
 )
+from backend.api.routes import knowledge as knowledge_routes
 from backend.config import Settings, get_settings
 from backend.store.db import get_engine
+from knowledge.index import preload as preload_knowledge
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # The page renders with textContent only; the policy is a second fence against injected markup.
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with httpx.AsyncClient(trust_env=False) as client:
             app.state.http_client = client
             app.state.gateway = RasaGateway(settings, client)
+            preload_knowledge()
             logger.info("backend ready, rasa at %s", settings.rasa_url)
             yield
 
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(complaints.router)
     app.include_router(surveys.router)
     app.include_router(tracking_events.router)
+    app.include_router(knowledge_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/", _index_route(settings), methods=["GET"], include_in_schema=False)
     return app

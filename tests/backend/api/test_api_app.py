@@ -83,6 +83,7 @@ def test_openapi_documents_every_public_route(backend):
         ("POST", "/api/surveys/opt-outs"),
         ("GET", "/api/surveys/{token}"),
         ("GET", "/api/surveys/{token}/opt-out"),
+        ("GET", "/api/knowledge/search"),
     }
     for operation in operations.values():
         assert operation.get("summary") and operation.get("description")

@@ -1,0 +1,161 @@
+"""Questions about the service, answered from the knowledge base (``knowledge/``).
+
+The answer is the best passage's most relevant sentences with its title named as the source,
+plus at most two related titles as buttons. Below the index's calibrated threshold the user
+hears "I'm not sure", the closest titles and an offer of a person: nothing is made up. A parcel
+number in the question is kept: the user is offered to track it (and, for damage, loss or
+complaints, a person), with the number already filled in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import messages
+from actions.forms import latest_text
+from backend.store import tracking_numbers
+from knowledge import SearchResult, get_index
+from knowledge.index import preload
+
+logger = logging.getLogger(__name__)
+
+# The action server loads the index once, in the background, as it starts.
+preload()
+
+MAX_RELATED = 2
+# Related titles are offered only when they are nearly as relevant as an answer would be.
+RELATED_MARGIN = 0.12
+# Below the threshold, titles scoring at least this are shown as "closest" suggestions.
+CLOSEST_FLOOR = 0.25
+# Topics after which a parcel number in the question leads to a person who can act on it.
+PROBLEM_TOPICS = frozenset(
+    {
+        "claims-damage-loss",
+        "compensation-refunds",
+        "complaint-process",
+        "proof-of-delivery-signature",
+    }
+)
+ANSWER_PAYLOAD = "/ask_question"
+# Anything shaped like a tracking number, however it is spaced (LP 482 913 075 GB).
+_NUMBER_LIKE = re.compile(r"\b[A-Za-z]{2}[\s-]?(?:\d[\s-]?){9}[A-Za-z]{2}\b")
+
+
+def question_button(passage_id: str, title: str) -> dict[str, str]:
+    payload = f"{ANSWER_PAYLOAD}{json.dumps({'knowledge_id': passage_id})}"
+    return {"title": title, "payload": payload}
+
+
+def parcel_in(text: str) -> str | None:
+    """The first valid tracking number mentioned in the question, if any."""
+    for candidate in tracking_numbers.find_candidates(text):
+        checked = tracking_numbers.validate(candidate)
+        if checked.ok:
+            return checked.number
+    return None
+
+
+def without_numbers(text: str) -> str:
+    """The question without tracking numbers, which only distract the ranking."""
+    return " ".join(_NUMBER_LIKE.sub(" ", text).split())
+
+
+def requested_passage(tracker: Tracker) -> str | None:
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "knowledge_id" and entity.get("value"):
+            return str(entity["value"])
+    return None
+
+
+class ActionAnswerQuestion(Action):
+    def name(self) -> str:
+        return "action_answer_question"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        # Loading (once) and searching are CPU work: off the action server's event loop.
+        try:
+            return await asyncio.to_thread(self.answer, dispatcher, tracker)
+        except Exception:
+            logger.exception("knowledge search failed")
+            dispatcher.utter_message(text=messages.KNOWLEDGE_UNAVAILABLE)
+            return [SlotSet("offer_human", True)]
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        index = get_index()
+        text = latest_text(tracker)
+        chosen = requested_passage(tracker)
+        if chosen and chosen in index.by_id:
+            passage = index.by_id[chosen]
+            dispatcher.utter_message(
+                text=messages.KNOWLEDGE_ANSWER.format(answer=passage.text, title=passage.title)
+            )
+            return [SlotSet("offer_human", False)]
+
+        number = parcel_in(text)
+        question = without_numbers(text) if number else text
+        result = index.search(question, k=MAX_RELATED + 3)
+        logger.info(
+            "question answered=%s reason=%s top=%s",
+            result.confident,
+            result.reason,
+            result.hits[0].id if result.hits else None,
+        )
+        if not result.confident:
+            return self.not_sure(dispatcher, result, number)
+
+        best = result.hits[0]
+        sentences = index.best_sentences(question, best.id)
+        buttons = [
+            question_button(hit.id, hit.title)
+            for hit in result.hits[1:]
+            if hit.score >= best.score - RELATED_MARGIN
+        ][:MAX_RELATED]
+        events: list[EventType] = [SlotSet("offer_human", False)]
+        if number:
+            buttons += self.parcel_buttons(number, best.topic)
+            events.append(SlotSet("tracking_number", number))
+        dispatcher.utter_message(
+            text=messages.KNOWLEDGE_ANSWER.format(answer=" ".join(sentences), title=best.title),
+            buttons=buttons,
+        )
+        return events
+
+    @staticmethod
+    def parcel_buttons(number: str, topic: str) -> list[dict[str, str]]:
+        entity = json.dumps({"tracking_number": number})
+        buttons = [{"title": f"Track {number}", "payload": f"/track_shipment{entity}"}]
+        if topic in PROBLEM_TOPICS:
+            buttons.append(
+                {"title": f"Talk to our team about {number}", "payload": "/human_handoff"}
+            )
+        return buttons
+
+    @staticmethod
+    def not_sure(
+        dispatcher: CollectingDispatcher, result: SearchResult, number: str | None
+    ) -> list[EventType]:
+        events: list[EventType] = [SlotSet("offer_human", True)]
+        if number:
+            events.append(SlotSet("tracking_number", number))
+        if result.reason == "not_english":
+            dispatcher.utter_message(text=messages.KNOWLEDGE_NOT_ENGLISH)
+            return events
+        closest = [h for h in result.hits if h.score >= CLOSEST_FLOOR][:MAX_RELATED]
+        if closest:
+            dispatcher.utter_message(
+                text=messages.KNOWLEDGE_NOT_SURE_CLOSEST,
+                buttons=[question_button(h.id, h.title) for h in closest],
+            )
+        else:
+            dispatcher.utter_message(text=messages.KNOWLEDGE_NOT_SURE)
+        return events

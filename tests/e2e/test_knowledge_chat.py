@@ -1,0 +1,75 @@
+"""Questions about the service through the backend, the real Rasa and action servers.
+
+The services load the default index (``var/knowledge-index``), as ``make run`` does; it is
+built here first when the knowledge changed, so the first question does not wait for it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from actions import messages
+from backend.store.models import Shipment
+from knowledge import index as kindex
+from tests.e2e.conftest import Chat
+
+OFFER_HUMAN = "Would you like to talk to one of our team about it?"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built_index() -> None:
+    kindex.ensure_built(echo=lambda _line: None)
+
+
+def texts(messages: list[dict[str, object]]) -> str:
+    return "\n".join(str(m.get("text") or "") for m in messages)
+
+
+def payloads(messages: list[dict[str, object]]) -> list[str]:
+    return [b["payload"] for m in messages for b in m.get("buttons") or []]  # type: ignore[union-attr]
+
+
+def test_a_service_question_is_answered_with_its_source(chat: Chat) -> None:
+    said = chat.say("how many days do I have to report damage?")
+    text = texts(said)
+    assert "7 days" in text
+    assert "(Source: Deadlines for claims)" in text
+    related = [p for p in payloads(said) if p.startswith("/ask_question")]
+    assert len(related) <= 2
+
+
+def test_a_related_title_button_answers_that_passage(chat: Chat) -> None:
+    payload = "/ask_question" + json.dumps({"knowledge_id": "pickup-points-holding-time"})
+    text = chat.say_text(payload)
+    assert "(Source: How long a pickup point keeps a parcel)" in text
+    assert "7 days" in text
+
+
+def test_no_sure_answer_offers_a_person(chat: Chat) -> None:
+    said = chat.say("what is your policy on umbrellas")
+    text = texts(said)
+    assert "Source:" not in text
+    assert OFFER_HUMAN in text
+    assert "/human_handoff" in payloads(said)
+
+
+def test_another_language_gets_no_passage(chat: Chat) -> None:
+    # The NLU may call it off-topic or hand it to the knowledge action; never a random passage.
+    text = chat.say_text("wo ist mein Paket, ich warte seit einer Woche")
+    assert "Source:" not in text
+    assert text.startswith(("Sorry, I can only help", messages.KNOWLEDGE_NOT_ENGLISH))
+
+
+def test_a_damaged_parcel_and_the_claim_rule(chat: Chat, examples: dict[str, Shipment]) -> None:
+    number = examples["damaged"].tracking_number
+    said = chat.say(f"my parcel {number} arrived damaged, how do I claim?")
+    assert "(Source: How to make a claim for a damaged or lost parcel)" in texts(said)
+    track = f'/track_shipment{{"tracking_number": "{number}"}}'
+    assert track in payloads(said)
+    assert "/human_handoff" in payloads(said)
+    # The button starts tracking with the number already filled in.
+    followed = chat.say_text(track)
+    assert number in followed
+    assert "Which tracking number" not in followed
