@@ -12,6 +12,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+import backend.crm.models  # noqa: F401  (registers the CRM tables)
 import backend.store.models  # noqa: F401  (registers the store's tables)
 from backend.store.db import get_engine, resolve_url
 from backend.store.models import EnumText, UTCDateTime
