@@ -35,10 +35,10 @@ class CrmSettings(BaseSettings):
     # ---- churn risk
     # The recent period compared with the customer's own earlier rate.
     recent_days: int = 90
-    # Weight of each rule; a customer's risk is the weighted sum of rule strengths (0..1).
-    churn_weights: dict[str, float] = Field(
-        default_factory=lambda: {"frequency": 0.45, "recency": 0.40, "service": 0.15}
-    )
+    # Prior chance that a customer is still shipping, before their current silence is seen.
+    alive_prior: float = 0.9
+    # How much a service problem (lost or damaged parcels) adds to the risk (0..1).
+    service_weight: float = 0.15
     # A frequency drop counts when the recent rate is below this share of the earlier rate.
     frequency_drop_below: float = 0.6
     # Earlier shipments needed before a frequency drop can be judged.
@@ -50,8 +50,8 @@ class CrmSettings(BaseSettings):
     # Lost or damaged share of recent shipments that counts as a service problem.
     service_failure_rate: float = 0.03
     # Risk at or above which a customer is on the at-risk list ("high"); "medium" from here.
-    high_risk: float = 0.5
-    medium_risk: float = 0.25
+    high_risk: float = 0.6
+    medium_risk: float = 0.35
     # Months held back when the churn rules are evaluated against what happened.
     evaluation_holdout_days: int = 90
 
@@ -75,8 +75,8 @@ class CrmSettings(BaseSettings):
             raise ValueError("CRM_A_SHARE and CRM_B_SHARE must be positive and sum to at most 1")
         if set(self.tier_weights) != {"count", "avg_revenue", "revenue", "margin"}:
             raise ValueError("CRM_TIER_WEIGHTS needs count, avg_revenue, revenue and margin")
-        if set(self.churn_weights) != {"frequency", "recency", "service"}:
-            raise ValueError("CRM_CHURN_WEIGHTS needs frequency, recency and service")
+        if not 0 < self.alive_prior < 1:
+            raise ValueError("CRM_ALIVE_PRIOR must lie strictly between 0 and 1")
         if self.window_days <= self.recent_days:
             raise ValueError("CRM_WINDOW_DAYS must be longer than CRM_RECENT_DAYS")
         return self
