@@ -60,8 +60,8 @@ class CrmSettings(BaseSettings):
         default_factory=lambda: {
             "on_time_rate": 0.95,
             "completion_rate": 0.98,
-            "damage_rate": 0.005,
-            "loss_rate": 0.002,
+            "damage_rate": 0.01,
+            "loss_rate": 0.003,
         }
     )
 
