@@ -50,7 +50,7 @@ from sqlmodel import Session, col
 
 from backend.crm.config import CrmSettings, get_crm_settings
 from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
-from backend.crm.sql import default_as_of
+from backend.crm.sql import default_as_of, lock_recompute
 from backend.store.models import Customer, Shipment, ShipmentStatus
 
 DAY = 86400.0
@@ -272,6 +272,7 @@ def recompute_churn(
     settings = settings or get_crm_settings()
     now = now or datetime.now(UTC)
     with engine.begin() as connection:
+        lock_recompute(connection)
         as_of = as_of or default_as_of(connection)
         risks = compute_risks(connection, as_of, settings)
         tiers = dict(connection.execute(select(CustomerTier.customer_id, CustomerTier.tier)).all())

@@ -45,3 +45,13 @@ def default_as_of(db: Session | Connection) -> datetime:
         select(SeedInfo.anchor).order_by(col(SeedInfo.id).desc()).limit(1)
     ).scalar_one_or_none()
     return anchor if anchor is not None else datetime.now(UTC)
+
+
+RECOMPUTE_LOCK = 7_000_007  # advisory lock key of CRM recomputations on PostgreSQL
+
+
+def lock_recompute(connection: Connection) -> None:
+    """Serialise recomputations (the schedule, the command, the API) on PostgreSQL; SQLite
+    already lets one writer at a time."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(RECOMPUTE_LOCK)))

@@ -35,7 +35,7 @@ from sqlmodel import Session, col
 
 from backend.crm.config import CrmSettings, get_crm_settings
 from backend.crm.models import CustomerTier, Tier, TierChange
-from backend.crm.sql import default_as_of
+from backend.crm.sql import default_as_of, lock_recompute
 from backend.store.models import Customer, Shipment
 
 
@@ -139,6 +139,7 @@ def recompute_tiers(
     settings = settings or get_crm_settings()
     now = now or datetime.now(UTC)
     with engine.begin() as connection:
+        lock_recompute(connection)
         as_of = as_of or default_as_of(connection)
         scores = compute_scores(connection, as_of, settings)
         tiers = assign_tiers(scores, settings)
