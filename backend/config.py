@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # Seconds a health check waits for each dependency.
     health_timeout_seconds: float = 3.0
     log_level: str = "INFO"
+    # Bearer token of the agents' complaint endpoints; empty refuses every agent request.
+    agent_api_token: str = ""
 
 
 @lru_cache

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from backend.api.logging import RequestLogMiddleware, setup_logging, silence_access_log
 from backend.api.rasa_gateway import RasaGateway, apology_text
 from backend.api.routes import chat, health, rasa_callback, shipments
+from backend.api.routes import crm as crm_routes
 from backend.config import Settings, get_settings
 from backend.store.db import get_engine
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(shipments.router)
     app.include_router(health.router)
     app.include_router(rasa_callback.router)
+    app.include_router(crm_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/", _index_route(settings), methods=["GET"], include_in_schema=False)
     return app
