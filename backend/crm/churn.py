@@ -18,7 +18,10 @@ Risk score: the chance the customer sends nothing in the next `recent_days`, fro
 - alive = p * exp(-rate * days_since_last) / (p * exp(-rate * days_since_last) + 1 - p), the
   chance they are still shipping after their current silence (prior p = `alive_prior`, 0.9);
 - quiet = (1 - alive) + alive * exp(-rate * recent_days);
-- risk = 1 - (1 - quiet) * (1 - service_weight * service strength) (service_weight 0.15).
+- risk = 1 - (1 - quiet) * (1 - frequency_weight * frequency strength)
+  * (1 - service_weight * service strength), with frequency_weight 0.35 and service_weight
+  0.15 (the rules below), so a customer still shipping but far less than before, or one whose
+  parcels keep going missing, rises too.
 High from 0.6, medium from 0.35. The at-risk list is ordered by revenue at risk (risk times
 the customer's revenue in the window), so a large customer going quiet comes before a
 once-a-year sender.
@@ -209,9 +212,14 @@ def quiet_chance(f: Features, settings: CrmSettings, prior: float | None = None)
 
 def score_features(f: Features, settings: CrmSettings, prior: float | None = None) -> Risk:
     reasons = [r for rule in RULES.values() if (r := rule(f, settings)) is not None]
-    service = max((r.strength for r in reasons if r.rule == "service"), default=0.0)
+    strength = {r.rule: r.strength for r in reasons}
     quiet = quiet_chance(f, settings, prior)
-    score = round(1 - (1 - quiet) * (1 - settings.service_weight * service), 6)
+    stays = (
+        (1 - quiet)
+        * (1 - settings.frequency_weight * strength.get("frequency", 0.0))
+        * (1 - settings.service_weight * strength.get("service", 0.0))
+    )
+    score = round(1 - stays, 6)
     level = (
         RiskLevel.high
         if score >= settings.high_risk

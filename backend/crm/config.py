@@ -37,6 +37,8 @@ class CrmSettings(BaseSettings):
     recent_days: int = 90
     # Prior chance that a customer is still shipping, before their current silence is seen.
     alive_prior: float = 0.9
+    # How much a frequency drop adds to the risk (0..1).
+    frequency_weight: float = 0.35
     # How much a service problem (lost or damaged parcels) adds to the risk (0..1).
     service_weight: float = 0.15
     # A frequency drop counts when the recent rate is below this share of the earlier rate.
