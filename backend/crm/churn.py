@@ -20,7 +20,7 @@ Risk score: the chance the customer sends nothing in the next `recent_days`, fro
 - quiet = (1 - alive) + alive * exp(-rate * recent_days);
 - risk = 1 - (1 - quiet) * (1 - frequency_weight * frequency strength)
   * (1 - service_weight * service strength), with frequency_weight 0.35 and service_weight
-  0.15 (the rules below), so a customer still shipping but far less than before, or one whose
+  0.35 (the rules below), so a customer still shipping but far less than before, or one whose
   parcels keep going missing, rises too.
 High from 0.6, medium from 0.35. The at-risk list is ordered by revenue at risk (risk times
 the customer's revenue in the window), so a large customer going quiet comes before a

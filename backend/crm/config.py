@@ -40,7 +40,7 @@ class CrmSettings(BaseSettings):
     # How much a frequency drop adds to the risk (0..1).
     frequency_weight: float = 0.35
     # How much a service problem (lost or damaged parcels) adds to the risk (0..1).
-    service_weight: float = 0.15
+    service_weight: float = 0.35
     # A frequency drop counts when the recent rate is below this share of the earlier rate.
     frequency_drop_below: float = 0.6
     # Earlier shipments needed before a frequency drop can be judged.
