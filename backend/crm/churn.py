@@ -1,4 +1,4 @@
-"""Churn risk: a transparent weighted-rules score with its reasons, the at-risk list, its
+"""Churn risk: a transparent score with its reasons, the at-risk list, its
 evaluation against what customers actually did, and the monthly relationship sample.
 
 Definitions (also in backend/crm/README.md), for a moment `as_of`, over the customers with at
@@ -32,6 +32,10 @@ Reasons, each with a strength from 0 to 1 and a sentence an agent can read out:
   shipment: > recent_days); strength 0.5 at that threshold, 1 at twice it;
 - service: at least one failure and failures >= 3 % of recent shipments; strength 0.5 at
   that rate, 1 at twice it.
+
+Suggested action (high and medium risk): "service review" when the service rule fires; else
+"discount review" for a customer outside tier A who still ships, but far less (frequency
+without recency); else "call" (tier A customers, and customers who have gone quiet).
 
 More signals (open or repeated complaints, low CSAT, NPS detractors) plug in as further
 feature queries and rules: see FEATURE_QUERIES and RULES.
@@ -248,9 +252,9 @@ def suggested_action(risk: Risk, tier: Tier | None) -> str | None:
     rules = {r.rule for r in risk.reasons}
     if "service" in rules:
         return "service review"
-    if tier is Tier.A or "recency" in rules:
-        return "call"
-    return "discount review"
+    if tier is not Tier.A and "frequency" in rules and "recency" not in rules:
+        return "discount review"
+    return "call"
 
 
 def _features(connection: Connection, as_of: datetime, settings: CrmSettings) -> list[Features]:

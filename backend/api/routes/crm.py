@@ -265,6 +265,7 @@ def tier_changes(
     responses={404: {"description": "No customer has this code."}},
 )
 def customer_tier(code: str, session: SessionDep) -> CustomerTierDetail:
+    """The tier a customer holds now and every tier they entered, newest first."""
     customer = session.exec(select(Customer).where(Customer.code == code.upper())).first()
     if customer is None or customer.id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"No customer has the code {code}.")

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import Backend
+
+from tests.backend.api.conftest import Backend
 
 TOKEN = "crm-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

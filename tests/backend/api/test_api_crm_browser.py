@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Backend
+
+from tests.backend.api.conftest import Backend
 
 CHROMIUM = shutil.which("chromium")
 if os.environ.get("REQUIRE_BROWSER") != "1":

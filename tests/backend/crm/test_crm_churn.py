@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import AS_OF, Store
 from sqlmodel import Session, select
 
 from backend.crm import churn, tiers
 from backend.crm.models import ChurnRisk, RiskLevel
 from backend.store.models import ShipmentStatus
+from tests.backend.crm.conftest import AS_OF, Store
 
 WEEKLY = [7 * k + 3 for k in range(52)]  # every week of the last year
 

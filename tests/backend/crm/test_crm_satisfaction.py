@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import AS_OF, Store, day
 
 from backend.crm import satisfaction
 from backend.crm.satisfaction import compute_index, periods
 from backend.store.models import ServiceLevel, ShipmentStatus
+from tests.backend.crm.conftest import AS_OF, Store, day
 
 MAY = datetime(2025, 5, 1, tzinfo=UTC)
 APRIL = datetime(2025, 4, 1, tzinfo=UTC)

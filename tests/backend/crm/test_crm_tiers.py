@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import AS_OF, Store
 from sqlmodel import Session, select
 
 from backend.crm import tiers
 from backend.crm.config import CrmSettings
 from backend.crm.models import CustomerTier, Tier, TierChange
+from tests.backend.crm.conftest import AS_OF, Store
 
 
 def stored(store: Store) -> dict[int, CustomerTier]:
