@@ -23,6 +23,7 @@ from backend.crm.sql import default_as_of
 from backend.store.db import get_engine
 
 logger = logging.getLogger("backend.crm")
+FIRST_DELAY_SECONDS = 5.0  # after start, before the first check for missing figures
 
 
 @dataclass
@@ -88,7 +89,7 @@ async def _loop(app: FastAPI, settings: CrmSettings) -> None:
         try:
             if first:
                 first = False
-                await asyncio.sleep(5)
+                await asyncio.sleep(FIRST_DELAY_SECONDS)
                 if await asyncio.to_thread(has_tiers, engine):
                     await asyncio.sleep(settings.recompute_minutes * 60)
             else:
