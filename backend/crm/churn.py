@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, select
+from sqlalchemy import Integer, case, cast, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
@@ -415,12 +415,13 @@ def evaluate(
 
 def at_risk(
     session: Session, min_level: RiskLevel = RiskLevel.medium, limit: int = 200
-) -> list[tuple[ChurnRisk, Customer, Tier | None]]:
+) -> list[tuple[ChurnRisk, Customer, Tier | None, float]]:
+    """Customers at `min_level` or above, by revenue at risk (risk x window revenue)."""
     levels = [RiskLevel.high] if min_level is RiskLevel.high else [RiskLevel.high, RiskLevel.medium]
     if min_level is RiskLevel.low:
         levels.append(RiskLevel.low)
     query = (
-        select(ChurnRisk, Customer, CustomerTier.tier)
+        select(ChurnRisk, Customer, CustomerTier.tier, func.coalesce(CustomerTier.revenue, 0.0))
         .join(Customer, col(Customer.id) == ChurnRisk.customer_id)
         .outerjoin(CustomerTier, col(CustomerTier.customer_id) == ChurnRisk.customer_id)
         .where(col(ChurnRisk.level).in_(levels))
@@ -431,14 +432,17 @@ def at_risk(
         )
         .limit(limit)
     )
-    return [(risk, customer, tier) for risk, customer, tier in session.execute(query)]
+    return [
+        (risk, customer, tier, float(revenue))
+        for risk, customer, tier, revenue in session.execute(query)
+    ]
 
 
 def risk_distribution(session: Session, buckets: int = 10) -> list[dict[str, Any]]:
     """Customers per risk band of width 1/buckets (the last band includes 1.0)."""
-    band = func.min(func.floor(ChurnRisk.score * buckets), buckets - 1)
-    if session.get_bind().dialect.name == "postgresql":
-        band = func.least(func.floor(ChurnRisk.score * buckets), buckets - 1)
+    # CAST truncates, which is floor for scores >= 0; a score of exactly 1 joins the last band.
+    raw = cast(ChurnRisk.score * buckets, Integer)
+    band = case((raw >= buckets - 1, buckets - 1), else_=raw)
     counts = dict(session.execute(select(band, func.count()).group_by(band)).all())
     return [
         {

@@ -20,7 +20,7 @@ from sqlmodel import select
 from backend.api.routes import EngineDep, SessionDep, SettingsDep
 from backend.crm import churn, satisfaction, tiers
 from backend.crm.config import get_crm_settings
-from backend.crm.models import CustomerTier, RiskLevel, Tier
+from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
 from backend.crm.recompute import recompute_all, schedule
 from backend.crm.sql import default_as_of
 from backend.store.models import Customer
@@ -102,21 +102,32 @@ class TierChangeOut(BaseModel):
     changed_at: datetime
 
 
+class ReasonOut(BaseModel):
+    rule: str
+    strength: float
+    text: str
+
+
+class CustomerRiskOut(BaseModel):
+    score: float
+    level: RiskLevel
+    reasons: list[ReasonOut]
+    suggested_action: str | None
+    computed_at: datetime
+
+
 class CustomerTierDetail(BaseModel):
     current: CustomerTierOut | None
     history: list[TierChangeOut]
+    churn_risk: CustomerRiskOut | None = Field(
+        default=None, description="None when the customer has no shipment in the window."
+    )
 
 
 class RiskBandOut(BaseModel):
     band: str
     low: float
     customers: int
-
-
-class ReasonOut(BaseModel):
-    rule: str
-    strength: float
-    text: str
 
 
 class AtRiskOut(BaseModel):
@@ -261,19 +272,30 @@ def tier_changes(
 @api.get(
     "/customers/{code}/tier",
     response_model=CustomerTierDetail,
-    summary="One customer's tier and history",
+    summary="One customer's tier, history and churn risk",
     responses={404: {"description": "No customer has this code."}},
 )
 def customer_tier(code: str, session: SessionDep) -> CustomerTierDetail:
-    """The tier a customer holds now and every tier they entered, newest first."""
+    """The tier a customer holds now, every tier they entered (newest first), and their
+    churn risk with its reasons: what an agent needs before talking to them."""
     customer = session.exec(select(Customer).where(Customer.code == code.upper())).first()
     if customer is None or customer.id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"No customer has the code {code}.")
     row = session.get(CustomerTier, customer.id)
     history = tiers.tier_changes(session, 1000, customer_id=customer.id)
+    risk = session.get(ChurnRisk, customer.id)
     return CustomerTierDetail(
         current=_tier_out(row, customer) if row else None,
         history=[_change_out(c, cu) for c, cu in history],
+        churn_risk=CustomerRiskOut(
+            score=risk.score,
+            level=risk.level,
+            reasons=[ReasonOut(**r) for r in risk.reasons],
+            suggested_action=risk.suggested_action,
+            computed_at=risk.computed_at,
+        )
+        if risk
+        else None,
     )
 
 
@@ -294,9 +316,7 @@ def at_risk(
 ) -> list[AtRiskOut]:
     """Customers at `level` risk or above, by revenue at risk, with reasons and an action."""
     result = []
-    for risk, customer, tier in churn.at_risk(session, level, limit):
-        row = session.get(CustomerTier, risk.customer_id)
-        revenue = row.revenue if row else 0.0
+    for risk, customer, tier, revenue in churn.at_risk(session, level, limit):
         result.append(
             AtRiskOut(
                 code=customer.code,

@@ -69,6 +69,7 @@ def test_customer_tier_and_history(crm: Backend) -> None:
     detail = get(crm, f"/api/crm/customers/{best['code']}/tier").json()
     assert detail["current"]["tier"] == "A"
     assert detail["history"][-1]["previous_tier"] is None
+    assert detail["churn_risk"]["level"] in {"high", "medium", "low"}
     assert get(crm, "/api/crm/customers/CU99999/tier").status_code == 404
 
 

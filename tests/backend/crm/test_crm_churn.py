@@ -58,7 +58,7 @@ def test_a_customer_who_stopped_is_found_with_reasons(store: Store) -> None:
 
     with Session(store.engine) as session:
         listed = churn.at_risk(session, RiskLevel.high)
-        assert [risk.customer_id for risk, _, _ in listed] == [stopped]
+        assert [risk.customer_id for risk, *_ in listed] == [stopped]
         bands = churn.risk_distribution(session)
     assert sum(b["customers"] for b in bands) == 2
     assert bands[-1]["customers"] == 1  # the stopped customer, risk above 0.9
