@@ -204,6 +204,16 @@ def periods(since: datetime, until: datetime, grain: Grain) -> list[str]:
     return labels
 
 
+def default_since(until: datetime, grain: Grain) -> datetime:
+    """Start of the month twelve months before `until`, or of the week 26 weeks before it."""
+    day = until.astimezone(UTC).date()
+    if grain == "week":
+        start = day - timedelta(days=day.weekday() + 26 * 7)
+    else:
+        start = date(day.year - 1, day.month, 1)
+    return datetime(start.year, start.month, start.day, tzinfo=UTC)
+
+
 def compute_index(
     connection: Connection,
     *,

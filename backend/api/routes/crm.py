@@ -7,7 +7,7 @@ logins. Definitions: backend/crm/README.md.
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -385,12 +385,13 @@ def satisfaction_index(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> IndexOut:
-    """Every indicator per period and group; `since` defaults to a year (months) or
-    26 weeks (weeks) before `until`, which defaults to the data's as-of moment."""
+    """Every indicator per period and group. `until` defaults to the data's as-of moment;
+    `since` to the start of the month a year before it (months) or of the week 26 weeks
+    before it (weeks), so the first period is a whole one."""
     with engine.connect() as connection:
         as_of = default_as_of(connection)
         until = _aware(until) if until else as_of
-        since = _aware(since) if since else until - timedelta(days=365 if grain == "month" else 182)
+        since = _aware(since) if since else satisfaction.default_since(until, grain)
         if since >= until:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
         rows = satisfaction.compute_index(

@@ -131,3 +131,9 @@ def test_definitions_carry_targets() -> None:
     assert set(found) == {"on_time_rate", "completion_rate", "damage_rate", "loss_rate"}
     assert found["on_time_rate"]["target"] == 0.95
     assert all(d["definition"] for d in found.values())
+
+
+def test_default_ranges_start_with_a_whole_period() -> None:
+    assert satisfaction.default_since(AS_OF, "month") == datetime(2024, 6, 1, tzinfo=UTC)
+    assert satisfaction.default_since(AS_OF, "week") == datetime(2024, 12, 9, tzinfo=UTC)
+    assert satisfaction.default_since(AS_OF, "week").weekday() == 0
