@@ -7,6 +7,7 @@ APP_PY := $(APP_VENV)/bin/python
 RASA := $(RASA_VENV)/bin/rasa
 
 .PHONY: run test setup lint format train seed clean
+.PHONY: bench-crm
 
 run: setup
 	@$(APP_PY) -m scripts.stack run
@@ -23,6 +24,9 @@ train: setup
 
 seed: setup
 	@$(APP_PY) -m backend.store.seed
+
+bench-crm: setup
+	@$(APP_PY) -m scripts.bench_crm
 
 lint: setup
 	@$(APP_VENV)/bin/ruff check . && $(APP_VENV)/bin/ruff format --check .

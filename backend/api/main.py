@@ -33,6 +33,7 @@ from backend.api.routes import (
     tracking_events,
 )
 from backend.api.routes import knowledge as knowledge_routes
+from backend.api.routes import crm as crm_routes
 from backend.config import Settings, get_settings
 from backend.store.db import get_engine
 from knowledge.index import preload as preload_knowledge
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(surveys.router)
     app.include_router(tracking_events.router)
     app.include_router(knowledge_routes.router)
+    app.include_router(crm_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/", _index_route(settings), methods=["GET"], include_in_schema=False)
     return app

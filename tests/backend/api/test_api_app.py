@@ -84,6 +84,17 @@ def test_openapi_documents_every_public_route(backend):
         ("GET", "/api/surveys/{token}"),
         ("GET", "/api/surveys/{token}/opt-out"),
         ("GET", "/api/knowledge/search"),
+        ("GET", "/api/crm/tiers/summary"),
+        ("GET", "/api/crm/tiers"),
+        ("GET", "/api/crm/tier-changes"),
+        ("GET", "/api/crm/customers/{code}/tier"),
+        ("GET", "/api/crm/churn/distribution"),
+        ("GET", "/api/crm/churn/at-risk"),
+        ("GET", "/api/crm/churn/evaluation"),
+        ("GET", "/api/crm/sampling"),
+        ("GET", "/api/crm/satisfaction/definitions"),
+        ("GET", "/api/crm/satisfaction"),
+        ("POST", "/api/crm/recompute"),
     }
     for operation in operations.values():
         assert operation.get("summary") and operation.get("description")

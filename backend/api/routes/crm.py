@@ -1,0 +1,440 @@
+"""Managers' CRM figures: value tiers, churn risk, the satisfaction index, and the dashboard
+page that draws them. Every figure has its JSON endpoint (for the page and for BI tools);
+all of them sit behind a bearer token (`AGENT_API_TOKEN`) until the agent console brings
+logins. Definitions: backend/crm/README.md.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from backend.api.routes import EngineDep, SessionDep, SettingsDep
+from backend.crm import churn, satisfaction, tiers
+from backend.crm.config import get_crm_settings
+from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
+from backend.crm.recompute import recompute_all, schedule
+from backend.crm.sql import default_as_of
+from backend.store.models import Customer
+
+STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_agent_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    expected = settings.agent_api_token
+    given = credentials.credentials if credentials else ""
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "An agent token is required.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+router = APIRouter(lifespan=schedule)
+api = APIRouter(
+    prefix="/api/crm",
+    tags=["CRM (managers)"],
+    dependencies=[Depends(require_agent_token)],
+    responses={
+        401: {"description": "Missing or wrong bearer token."},
+        503: {"description": "The database is unreachable."},
+    },
+)
+
+
+# ---------------------------------------------------------------- models
+
+
+class TierShareOut(BaseModel):
+    tier: Tier
+    customers: int
+    customer_share: float = Field(description="Share of all customers, 0..1.")
+    revenue: float = Field(description="Revenue in the value window, GBP.")
+    revenue_share: float = Field(description="Share of window revenue, 0..1.")
+    margin: float
+
+
+class TierSummaryOut(BaseModel):
+    computed_at: datetime | None = Field(description="None until the first recomputation.")
+    window_days: int
+    tiers: list[TierShareOut]
+
+
+class CustomerTierOut(BaseModel):
+    code: str
+    name: str
+    account_manager: str
+    tier: Tier
+    score: float
+    rank: int | None
+    shipments: int
+    revenue: float
+    margin: float
+    avg_revenue: float
+    since: datetime
+
+
+class TierChangeOut(BaseModel):
+    code: str
+    name: str
+    account_manager: str
+    previous_tier: Tier | None
+    tier: Tier
+    score: float
+    changed_at: datetime
+
+
+class ReasonOut(BaseModel):
+    rule: str
+    strength: float
+    text: str
+
+
+class CustomerRiskOut(BaseModel):
+    score: float
+    level: RiskLevel
+    reasons: list[ReasonOut]
+    suggested_action: str | None
+    computed_at: datetime
+
+
+class CustomerTierDetail(BaseModel):
+    current: CustomerTierOut | None
+    history: list[TierChangeOut]
+    churn_risk: CustomerRiskOut | None = Field(
+        default=None, description="None when the customer has no shipment in the window."
+    )
+
+
+class RiskBandOut(BaseModel):
+    band: str
+    low: float
+    customers: int
+
+
+class AtRiskOut(BaseModel):
+    code: str
+    name: str
+    account_manager: str
+    tier: Tier | None
+    score: float
+    level: RiskLevel
+    revenue_at_risk: float = Field(description="Risk times window revenue, GBP.")
+    reasons: list[ReasonOut]
+    suggested_action: str | None
+    recent_shipments: int
+    expected_shipments: float
+    days_since_last: float | None
+    usual_gap_days: float | None
+
+
+class EvaluationOut(BaseModel):
+    scored_at: datetime
+    outcome_until: datetime
+    customers: int
+    stopped: int
+    auc_model: float | None
+    auc_recency: float | None
+    fitted_prior: float
+    auc_fitted: float | None
+    high_risk: int
+    high_risk_stopped: int
+
+
+class IndicatorOut(BaseModel):
+    key: str
+    label: str
+    unit: str
+    better: str
+    target: float | None
+    definition: str
+
+
+class IndexRowOut(BaseModel):
+    period: str
+    group: str
+    indicator: str
+    numerator: float
+    denominator: float
+    value: float | None = Field(description="None when the period has no data.")
+
+
+class IndexOut(BaseModel):
+    grain: Literal["week", "month"]
+    by: Literal["none", "service_level", "region"]
+    since: datetime
+    until: datetime
+    indicators: list[IndicatorOut]
+    rows: list[IndexRowOut]
+
+
+class SampledCustomer(BaseModel):
+    code: str
+    name: str
+    risk: float
+
+
+class ManagerSample(BaseModel):
+    account_manager: str
+    customers: list[SampledCustomer]
+
+
+class SampleOut(BaseModel):
+    month: str
+    managers: list[ManagerSample]
+
+
+class RecomputeOut(BaseModel):
+    as_of: datetime
+    customers: int
+    tier_counts: dict[str, int]
+    tier_changes: int
+    high_risk: int
+    seconds: dict[str, float]
+
+
+# ---------------------------------------------------------------- tiers
+
+
+@api.get("/tiers/summary", response_model=TierSummaryOut, summary="Value pyramid")
+def tier_summary(session: SessionDep) -> TierSummaryOut:
+    """Each tier's share of customers and of revenue in the value window."""
+    computed = session.exec(select(CustomerTier.computed_at).limit(1)).first()
+    return TierSummaryOut(
+        computed_at=computed,
+        window_days=get_crm_settings().window_days,
+        tiers=[TierShareOut(**vars(share)) for share in tiers.tier_summary(session)],
+    )
+
+
+def _tier_out(row: CustomerTier, customer: Customer) -> CustomerTierOut:
+    return CustomerTierOut(
+        code=customer.code,
+        name=customer.name,
+        account_manager=customer.account_manager,
+        **row.model_dump(exclude={"customer_id", "computed_at"}),
+    )
+
+
+@api.get("/tiers", response_model=list[CustomerTierOut], summary="Customers by value")
+def customer_tiers(
+    session: SessionDep,
+    tier: Tier | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[CustomerTierOut]:
+    """Customers with their tier and value score, best first."""
+    query = select(CustomerTier, Customer).join(Customer)
+    if tier is not None:
+        query = query.where(CustomerTier.tier == tier)
+    query = query.order_by(CustomerTier.score.desc(), Customer.id).offset(offset).limit(limit)
+    return [_tier_out(row, customer) for row, customer in session.exec(query)]
+
+
+def _change_out(change, customer: Customer) -> TierChangeOut:
+    return TierChangeOut(
+        code=customer.code,
+        name=customer.name,
+        account_manager=customer.account_manager,
+        previous_tier=change.previous_tier,
+        tier=change.tier,
+        score=change.score,
+        changed_at=change.changed_at,
+    )
+
+
+@api.get("/tier-changes", response_model=list[TierChangeOut], summary="Tier change events")
+def tier_changes(
+    session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[TierChangeOut]:
+    """Customers who moved between tiers, newest first (first assignments are not listed)."""
+    return [_change_out(c, customer) for c, customer in tiers.tier_changes(session, limit)]
+
+
+@api.get(
+    "/customers/{code}/tier",
+    response_model=CustomerTierDetail,
+    summary="One customer's tier, history and churn risk",
+    responses={404: {"description": "No customer has this code."}},
+)
+def customer_tier(code: str, session: SessionDep) -> CustomerTierDetail:
+    """The tier a customer holds now, every tier they entered (newest first), and their
+    churn risk with its reasons: what an agent needs before talking to them."""
+    customer = session.exec(select(Customer).where(Customer.code == code.upper())).first()
+    if customer is None or customer.id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No customer has the code {code}.")
+    row = session.get(CustomerTier, customer.id)
+    history = tiers.tier_changes(session, 1000, customer_id=customer.id)
+    risk = session.get(ChurnRisk, customer.id)
+    return CustomerTierDetail(
+        current=_tier_out(row, customer) if row else None,
+        history=[_change_out(c, cu) for c, cu in history],
+        churn_risk=CustomerRiskOut(
+            score=risk.score,
+            level=risk.level,
+            reasons=[ReasonOut(**r) for r in risk.reasons],
+            suggested_action=risk.suggested_action,
+            computed_at=risk.computed_at,
+        )
+        if risk
+        else None,
+    )
+
+
+# ---------------------------------------------------------------- churn
+
+
+@api.get("/churn/distribution", response_model=list[RiskBandOut], summary="Churn-risk bands")
+def churn_distribution(session: SessionDep) -> list[RiskBandOut]:
+    """Customers per risk band of width 0.1."""
+    return [RiskBandOut(**band) for band in churn.risk_distribution(session)]
+
+
+@api.get("/churn/at-risk", response_model=list[AtRiskOut], summary="At-risk customers")
+def at_risk(
+    session: SessionDep,
+    level: RiskLevel = RiskLevel.high,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[AtRiskOut]:
+    """Customers at `level` risk or above, by revenue at risk, with reasons and an action."""
+    result = []
+    for risk, customer, tier, revenue in churn.at_risk(session, level, limit):
+        result.append(
+            AtRiskOut(
+                code=customer.code,
+                name=customer.name,
+                account_manager=customer.account_manager,
+                tier=tier,
+                score=risk.score,
+                level=risk.level,
+                revenue_at_risk=round(risk.score * revenue, 2),
+                reasons=[ReasonOut(**r) for r in risk.reasons],
+                suggested_action=risk.suggested_action,
+                recent_shipments=risk.recent_shipments,
+                expected_shipments=risk.expected_shipments,
+                days_since_last=risk.days_since_last,
+                usual_gap_days=risk.usual_gap_days,
+            )
+        )
+    return result
+
+
+@api.get("/churn/evaluation", response_model=EvaluationOut, summary="Churn model evaluation")
+def churn_evaluation(engine: EngineDep) -> EvaluationOut:
+    """AUC of the risk score on held-back months, against a recency-only baseline."""
+    return EvaluationOut(**vars(churn.evaluate(engine)))
+
+
+@api.get("/sampling", response_model=SampleOut, summary="Monthly relationship sample")
+def sampling(
+    session: SessionDep,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    per_manager: Annotated[int, Query(ge=1, le=100)] = 5,
+) -> SampleOut:
+    """Customers each account manager asks about service quality this month, weighted
+    toward those at risk."""
+    month = month or f"{datetime.now(UTC):%Y-%m}"
+    picked = churn.relationship_sample(session, month, per_manager)
+    return SampleOut(
+        month=month,
+        managers=[
+            ManagerSample(
+                account_manager=manager,
+                customers=[
+                    SampledCustomer(code=c.code, name=c.name, risk=round(risk, 4))
+                    for c, risk in customers
+                ],
+            )
+            for manager, customers in picked.items()
+        ],
+    )
+
+
+# ---------------------------------------------------------------- satisfaction index
+
+
+@api.get("/satisfaction/definitions", response_model=list[IndicatorOut], summary="Indicators")
+def indicator_definitions() -> list[IndicatorOut]:
+    """What each indicator of the satisfaction index means, with its target."""
+    return [IndicatorOut(**d) for d in satisfaction.definitions()]
+
+
+@api.get("/satisfaction", response_model=IndexOut, summary="Satisfaction index")
+def satisfaction_index(
+    engine: EngineDep,
+    grain: Literal["week", "month"] = "month",
+    by: Literal["none", "service_level", "region"] = "none",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> IndexOut:
+    """Every indicator per period and group. `until` defaults to the data's as-of moment;
+    `since` to the start of the month a year before it (months) or of the week 26 weeks
+    before it (weeks), so the first period is a whole one."""
+    with engine.connect() as connection:
+        as_of = default_as_of(connection)
+        until = _aware(until) if until else as_of
+        since = _aware(since) if since else satisfaction.default_since(until, grain)
+        if since >= until:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
+        rows = satisfaction.compute_index(
+            connection, grain=grain, by=by, since=since, until=until, as_of=min(as_of, until)
+        )
+    return IndexOut(
+        grain=grain,
+        by=by,
+        since=since,
+        until=until,
+        indicators=[IndicatorOut(**d) for d in satisfaction.definitions()],
+        rows=[IndexRowOut(**vars(r)) for r in rows],
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- recompute
+
+
+@api.post("/recompute", response_model=RecomputeOut, summary="Recompute now")
+def recompute(engine: EngineDep) -> RecomputeOut:
+    """Recompute tiers, churn risk and the index now (the backend also does it on a schedule)."""
+    done = recompute_all(engine)
+    return RecomputeOut(
+        as_of=done.as_of,
+        customers=done.tiers.customers,
+        tier_counts=done.tiers.counts,
+        tier_changes=done.tiers.changes,
+        high_risk=done.at_risk,
+        seconds={k: round(v, 3) for k, v in done.seconds.items()},
+    )
+
+
+router.include_router(api)
+
+
+@router.get("/crm", include_in_schema=False)
+def dashboard() -> HTMLResponse:
+    """The managers' dashboard; it asks for the token and fetches the figures itself."""
+    page = (STATIC_DIR / "crm" / "index.html").read_text(encoding="utf-8")
+    return HTMLResponse(
+        page, headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
+    )

@@ -1,0 +1,104 @@
+"""Recompute every CRM figure: the command (`python -m backend.crm recompute`), the schedule
+inside the backend, and the API's "recompute now" all call `recompute_all`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from backend.crm import churn, tiers
+from backend.crm.config import CrmSettings, get_crm_settings
+from backend.crm.models import CustomerTier
+from backend.crm.satisfaction import compute_index
+from backend.crm.sql import default_as_of
+from backend.store.db import get_engine
+
+logger = logging.getLogger("backend.crm")
+FIRST_DELAY_SECONDS = 5.0  # after start, before the first check for missing figures
+
+
+@dataclass
+class Recomputed:
+    as_of: datetime
+    tiers: tiers.TierRun
+    at_risk: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def recompute_all(
+    engine: Engine, as_of: datetime | None = None, settings: CrmSettings | None = None
+) -> Recomputed:
+    """Tiers, then churn (its suggested actions read the new tiers), then the index."""
+    settings = settings or get_crm_settings()
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    if as_of is None:
+        with engine.connect() as connection:
+            as_of = default_as_of(connection)
+    tier_run = tiers.recompute_tiers(engine, as_of, settings)
+    seconds["tiers"] = time.perf_counter() - started
+    phase = time.perf_counter()
+    risks = churn.recompute_churn(engine, as_of, settings)
+    seconds["churn"] = time.perf_counter() - phase
+    phase = time.perf_counter()
+    with engine.connect() as connection:
+        since = as_of - timedelta(days=365)
+        for grain, by in (("month", "none"), ("week", "none"), ("month", "service_level")):
+            compute_index(connection, grain=grain, by=by, since=since, until=as_of, as_of=as_of)
+        compute_index(connection, grain="month", by="region", since=since, until=as_of)
+    seconds["index"] = time.perf_counter() - phase
+    seconds["total"] = time.perf_counter() - started
+    at_risk = sum(r.level.value == "high" for r in risks)
+    return Recomputed(as_of, tier_run, at_risk, seconds)
+
+
+def has_tiers(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return bool(connection.execute(select(func.count()).select_from(CustomerTier)).scalar())
+
+
+@asynccontextmanager
+async def schedule(app: FastAPI) -> AsyncIterator[None]:
+    """Recompute every `recompute_minutes` (and soon after start when nothing is computed)."""
+    settings = get_crm_settings()
+    task = None
+    if settings.recompute_minutes > 0:
+        task = asyncio.create_task(_loop(app, settings))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+
+async def _loop(app: FastAPI, settings: CrmSettings) -> None:
+    engine = get_engine(app.state.settings.database_url)
+    first = True
+    while True:
+        try:
+            if first:
+                first = False
+                await asyncio.sleep(FIRST_DELAY_SECONDS)
+                if await asyncio.to_thread(has_tiers, engine):
+                    await asyncio.sleep(settings.recompute_minutes * 60)
+            else:
+                await asyncio.sleep(settings.recompute_minutes * 60)
+            done = await asyncio.to_thread(recompute_all, engine, None, settings)
+            logger.info(
+                "crm figures recomputed in %.2f s (as of %s)", done.seconds["total"], done.as_of
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the schedule must outlive a database that is down
+            logger.warning("crm recompute failed: %s: %s", type(exc).__name__, exc)

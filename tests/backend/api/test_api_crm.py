@@ -1,0 +1,108 @@
+"""The CRM API over HTTP: the bearer token, every figure, the OpenAPI listing, the page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.backend.api.conftest import Backend
+
+TOKEN = "crm-test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+FIGURES = [
+    "/api/crm/tiers/summary",
+    "/api/crm/tiers",
+    "/api/crm/tier-changes",
+    "/api/crm/churn/distribution",
+    "/api/crm/churn/at-risk",
+    "/api/crm/churn/evaluation",
+    "/api/crm/sampling",
+    "/api/crm/satisfaction",
+    "/api/crm/satisfaction/definitions",
+]
+
+
+@pytest.fixture(scope="module")
+def crm(start_backend: Callable[..., Backend]) -> Backend:
+    backend = start_backend(agent_api_token=TOKEN)
+    with backend.client() as client:
+        response = client.post("/api/crm/recompute", headers=AUTH)
+    assert response.status_code == 200, response.text
+    return backend
+
+
+def get(backend: Backend, path: str, headers: dict[str, str] | None = AUTH) -> httpx.Response:
+    with backend.client() as client:
+        return client.get(path, headers=headers)
+
+
+@pytest.mark.parametrize("path", FIGURES)
+def test_every_figure_needs_the_token(crm: Backend, path: str) -> None:
+    assert get(crm, path, headers=None).status_code == 401
+    wrong = get(crm, path, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"] == "Bearer"
+    assert get(crm, path).status_code == 200
+
+
+def test_without_a_configured_token_everything_is_refused(
+    start_backend: Callable[..., Backend],
+) -> None:
+    backend = start_backend(agent_api_token="")
+    for headers in (None, {"Authorization": "Bearer x"}, {"Authorization": "Basic eDp4"}):
+        assert get(backend, "/api/crm/tiers/summary", headers=headers).status_code == 401
+
+
+def test_tier_summary_adds_up(crm: Backend) -> None:
+    summary = get(crm, "/api/crm/tiers/summary").json()
+    shares = {t["tier"]: t for t in summary["tiers"]}
+    assert sum(t["customers"] for t in shares.values()) == 40  # the seeded store
+    assert shares["A"]["customers"] == 8  # 20 % of 40 active customers
+    assert sum(t["revenue_share"] for t in shares.values()) == pytest.approx(1)
+    assert shares["A"]["revenue_share"] > 0.5  # the Pareto shape
+
+
+def test_customer_tier_and_history(crm: Backend) -> None:
+    best = get(crm, "/api/crm/tiers?tier=A&limit=1").json()[0]
+    detail = get(crm, f"/api/crm/customers/{best['code']}/tier").json()
+    assert detail["current"]["tier"] == "A"
+    assert detail["history"][-1]["previous_tier"] is None
+    assert detail["churn_risk"]["level"] in {"high", "medium", "low"}
+    assert get(crm, "/api/crm/customers/CU99999/tier").status_code == 404
+
+
+def test_at_risk_rows_carry_reasons_and_actions(crm: Backend) -> None:
+    rows = get(crm, "/api/crm/churn/at-risk?level=medium&limit=500").json()
+    assert rows, "the seeded store has customers at risk"
+    for row in rows:
+        assert row["level"] in {"high", "medium"}
+        assert row["reasons"] and all(r["text"] for r in row["reasons"])
+        assert row["suggested_action"] in {"call", "discount review", "service review"}
+    at_risk = [r["revenue_at_risk"] for r in rows]
+    assert at_risk == sorted(at_risk, reverse=True)
+
+
+def test_satisfaction_index_shape(crm: Backend) -> None:
+    index = get(crm, "/api/crm/satisfaction?grain=month&by=service_level").json()
+    keys = {i["key"] for i in index["indicators"]}
+    assert keys == {"on_time_rate", "completion_rate", "damage_rate", "loss_rate"}
+    assert {r["group"] for r in index["rows"]} <= {"standard", "express", "same_day", "freight"}
+    assert all(r["value"] is None or 0 <= r["value"] <= 1 for r in index["rows"])
+    bad = get(crm, "/api/crm/satisfaction?grain=day")
+    assert bad.status_code == 422
+
+
+def test_openapi_documents_every_figure(crm: Backend) -> None:
+    paths = get(crm, "/openapi.json", headers=None).json()["paths"]
+    for path in [*FIGURES, "/api/crm/recompute", "/api/crm/customers/{code}/tier"]:
+        assert path in paths, path
+
+
+def test_dashboard_page_is_served_with_a_policy(crm: Backend) -> None:
+    page = get(crm, "/crm", headers=None)
+    assert page.status_code == 200
+    assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'self'
+    assert "/static/crm/vendor/chart.umd.min.js" in page.text
+    assert get(crm, "/static/crm/vendor/chart.umd.min.js", headers=None).status_code == 200

@@ -1,0 +1,125 @@
+"""The CRM dashboard in a real browser: it asks for the token once, draws every chart with
+Chart.js, shows the tables and exports CSV. A screenshot is saved to
+var/results/crm-dashboard.png.
+
+Skipped where chromium or playwright is not installed (outside `make test`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.backend.api.conftest import Backend
+
+CHROMIUM = shutil.which("chromium")
+if os.environ.get("REQUIRE_BROWSER") != "1":
+    pytest.importorskip("playwright.sync_api")
+    pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+from playwright import sync_api as playwright_api  # noqa: E402
+
+TOKEN = "crm-browser-token-0123456789"
+SCREENSHOT = Path(__file__).resolve().parents[3] / "var" / "results" / "crm-dashboard.png"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+CHARTS = [
+    "pyramid-chart",
+    "revenue-chart",
+    "risk-chart",
+    "index-on_time_rate",
+    "index-completion_rate",
+    "index-damage_rate",
+    "index-loss_rate",
+]
+
+
+@pytest.fixture(scope="module")
+def crm(start_backend: Callable[..., Backend]) -> Backend:
+    backend = start_backend(agent_api_token=TOKEN)
+    with backend.client() as client:
+        client.post("/api/crm/recompute", headers={"Authorization": f"Bearer {TOKEN}"})
+    return backend
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, crm):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, base_url=crm.url, accept_downloads=True
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/crm")
+    yield page
+    context.close()
+    assert errors == []
+
+
+def log_in(page, token: str = TOKEN) -> None:
+    page.get_by_label("Agent token").fill(token)
+    page.get_by_role("button", name="Open the dashboard").click()
+
+
+def test_dashboard_draws_every_chart_with_its_table(page) -> None:
+    log_in(page)
+    page.locator("body[data-ready='true']").wait_for()
+    for chart in CHARTS:
+        drawn = page.evaluate(
+            "id => { const c = Chart.getChart(id); return c ? c.data.datasets.length : 0; }", chart
+        )
+        assert drawn >= 1, chart
+    tiers = page.evaluate("Chart.getChart('pyramid-chart').data.datasets[0].data")
+    assert sum(tiers) == 40 and tiers[0] == 8
+    # The index charts carry their target line.
+    labels = page.evaluate("Chart.getChart('index-on_time_rate').data.datasets.map(d => d.label)")
+    assert any(label.startswith("target") for label in labels)
+    assert page.locator("#atrisk-table tbody tr").count() >= 1
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_csv_export_holds_the_table(page) -> None:
+    log_in(page)
+    page.locator("body[data-ready='true']").wait_for()
+    with page.expect_download() as info:
+        page.locator("button[data-csv='value-pyramid']").click()
+    download = info.value
+    assert download.suggested_filename == "value-pyramid.csv"
+    lines = Path(download.path()).read_text(encoding="utf-8").splitlines()
+    assert (
+        lines[0] == "Tier,Customers,Share of customers,Revenue (GBP),Share of revenue,Margin (GBP)"
+    )
+    assert [line.split(",")[0] for line in lines[1:]] == ["A", "B", "C"]
+
+
+def test_token_is_asked_once_per_tab_and_a_wrong_one_is_refused(page) -> None:
+    log_in(page, "wrong-token")
+    page.get_by_text("That token was not accepted.").wait_for()
+    assert page.evaluate("sessionStorage.getItem('crm-agent-token')") is None
+    log_in(page)
+    page.locator("body[data-ready='true']").wait_for()
+    page.reload()
+    page.locator("body[data-ready='true']").wait_for()  # no second prompt
+    assert page.get_by_label("Agent token").is_hidden()
+
+
+def test_switching_the_index_to_weeks_by_service_level(page) -> None:
+    log_in(page)
+    page.locator("body[data-ready='true']").wait_for()
+    page.select_option("#grain", "week")
+    page.select_option("#by", "service_level")
+    page.wait_for_function(
+        "() => { const c = Chart.getChart('index-on_time_rate');"
+        " return c && c.data.labels.length > 20 && c.data.datasets.length >= 3; }"
+    )

@@ -1,0 +1,122 @@
+"""Churn risk, its reasons and actions, the AUC evaluation and the relationship sample."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from backend.crm import churn, tiers
+from backend.crm.models import ChurnRisk, RiskLevel
+from backend.store.models import ShipmentStatus
+from tests.backend.crm.conftest import AS_OF, Store
+
+WEEKLY = [7 * k + 3 for k in range(52)]  # every week of the last year
+
+
+def risks(store: Store) -> dict[int, ChurnRisk]:
+    with Session(store.engine) as session:
+        return {row.customer_id: row for row in session.exec(select(ChurnRisk))}
+
+
+def test_auc_by_hand() -> None:
+    assert churn.auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == 0.75
+    assert churn.auc([1, 2, 3], [False, True, True]) == 1.0
+    assert churn.auc([3, 2, 1], [False, True, True]) == 0.0
+    assert churn.auc([5, 5, 5, 5], [True, False, True, False]) == 0.5  # ties count half
+    assert churn.auc([1, 2], [True, True]) is None
+
+
+def test_a_customer_who_stopped_is_found_with_reasons(store: Store) -> None:
+    steady = store.customer()
+    store.ship(steady, WEEKLY)
+    stopped = store.customer()
+    store.ship(stopped, [d for d in WEEKLY if d > 120])  # weekly until four months ago
+    never = store.customer()
+    tiers.recompute_tiers(store.engine, AS_OF)
+    churn.recompute_churn(store.engine, AS_OF)
+
+    found = risks(store)
+    assert never not in found  # no shipment in the window: lapsed, not scored
+    assert found[steady].level is RiskLevel.low
+    assert found[steady].reasons == []
+    assert found[steady].suggested_action is None
+
+    gone = found[stopped]
+    assert gone.level is RiskLevel.high and gone.score > 0.9
+    assert {r["rule"] for r in gone.reasons} == {"frequency", "recency"}
+    assert gone.recent_shipments == 0
+    # 35 shipments in the 275 days before the last 90, scaled to 90 days.
+    assert gone.expected_shipments == pytest.approx(35 * 90 / 275, abs=0.01)
+    assert gone.days_since_last == pytest.approx(122)
+    assert gone.usual_gap_days == pytest.approx(7)
+    assert gone.suggested_action == "call"
+    assert any(
+        r["text"] == "No shipment for 122 days; their usual gap is 7 days." for r in gone.reasons
+    )
+
+    with Session(store.engine) as session:
+        listed = churn.at_risk(session, RiskLevel.high)
+        assert [risk.customer_id for risk, *_ in listed] == [stopped]
+        bands = churn.risk_distribution(session)
+    assert sum(b["customers"] for b in bands) == 2
+    assert bands[-1]["customers"] == 1  # the stopped customer, risk above 0.9
+
+
+def test_a_customer_shipping_far_less_gets_a_discount_review(store: Store) -> None:
+    small = store.customer()
+    store.ship(small, WEEKLY)
+    declining = store.customer()
+    store.ship(declining, [d for d in WEEKLY if d > 90] + [5, 40])
+    big = store.customer()
+    for extra in range(3):  # the A customer
+        store.ship(big, [d + extra * 0.1 for d in WEEKLY])
+    tiers.recompute_tiers(store.engine, AS_OF)
+    churn.recompute_churn(store.engine, AS_OF)
+    risk = risks(store)[declining]
+    assert [r["rule"] for r in risk.reasons] == ["frequency"]
+    assert risk.level is RiskLevel.medium
+    assert risk.suggested_action == "discount review"
+
+
+def test_lost_and_damaged_parcels_get_a_service_review(store: Store) -> None:
+    customer = store.customer()
+    store.ship(customer, [d for d in WEEKLY if d > 20])
+    store.ship(customer, [6, 13], status=ShipmentStatus.lost, delivered_at=None)
+    store.ship(customer, [2], damaged=True)
+    churn.recompute_churn(store.engine, AS_OF)
+    risk = risks(store)[customer]
+    service = [r for r in risk.reasons if r["rule"] == "service"]
+    assert service and service[0]["text"] == "3 of their 13 recent parcels lost or damaged."
+    assert risk.level is RiskLevel.medium
+    assert risk.suggested_action == "service review"
+
+
+def test_evaluation_ranks_the_customers_who_stopped_first(store: Store) -> None:
+    stoppers = [store.customer() for _ in range(3)]
+    stayers = [store.customer() for _ in range(4)]
+    for customer in stoppers:  # weekly until 120 days ago: 30 days quiet when scored
+        store.ship(customer, [d for d in WEEKLY if d > 120])
+    for customer in stayers:
+        store.ship(customer, WEEKLY)
+    result = churn.evaluate(store.engine, AS_OF)
+    assert result.scored_at == AS_OF - timedelta(days=90)
+    assert (result.customers, result.stopped) == (7, 3)
+    assert result.auc_model == 1.0
+    assert result.auc_recency == 1.0
+    assert result.high_risk_stopped <= result.high_risk
+
+
+def test_relationship_sample_is_stable_and_per_manager(store: Store) -> None:
+    for manager in ("Priya Shah", "Tom Whitaker"):
+        for _ in range(6):
+            store.ship(store.customer(manager=manager), WEEKLY[:10])
+    with Session(store.engine) as session:
+        first = churn.relationship_sample(session, "2025-06", per_manager=3)
+        again = churn.relationship_sample(session, "2025-06", per_manager=3)
+    assert set(first) == {"Priya Shah", "Tom Whitaker"}
+    assert all(len(picked) == 3 for picked in first.values())
+    assert [[c.id for c, _ in v] for v in first.values()] == [
+        [c.id for c, _ in v] for v in again.values()
+    ]

@@ -1,0 +1,53 @@
+"""The recompute and evaluate commands, and the schedule inside the backend."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from backend.crm import recompute
+from backend.crm.__main__ import main
+from backend.store.db import get_engine
+from backend.store.seed import seed_database
+from tests.backend.crm.conftest import AS_OF
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('crm') / 'store.db'}"
+    seed_database(url, customers=30, shipments=900, seed=3, anchor=AS_OF, echo=lambda _: None)
+    return url
+
+
+def test_recompute_command_prints_the_pyramid(small_store: str, capsys: Any) -> None:
+    assert main(["recompute", "--database-url", small_store]) == 0
+    out = capsys.readouterr().out
+    assert "As of 2025-06-11 12:00 UTC" in out
+    assert "tier A:      6 customers ( 20.0%)" in out
+    assert "tier C:     15 customers ( 50.0%)" in out
+
+
+def test_evaluate_command_prints_both_aucs(small_store: str, capsys: Any) -> None:
+    assert main(["evaluate", "--database-url", small_store, "--as-of", "2025-06-11"]) == 0
+    out = capsys.readouterr().out
+    assert "AUC churn risk" in out and "AUC recency only" in out
+
+
+async def test_the_schedule_fills_an_empty_store_soon_after_start(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    seed_database(url, customers=10, shipments=200, seed=5, anchor=AS_OF, echo=lambda _: None)
+    monkeypatch.setattr(recompute, "FIRST_DELAY_SECONDS", 0.0)
+    app = SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(database_url=url)))
+    engine = get_engine(url)
+    assert not recompute.has_tiers(engine)
+    async with recompute.schedule(app):  # type: ignore[arg-type]
+        for _ in range(100):
+            if recompute.has_tiers(engine):
+                break
+            await asyncio.sleep(0.05)
+    assert recompute.has_tiers(engine)
