@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     # Seconds a health check waits for each dependency.
     health_timeout_seconds: float = 3.0
     log_level: str = "INFO"
-    # Bearer token of the agents' complaint endpoints; empty refuses every agent request.
+    # Bearer token of the agents' and managers' endpoints (complaints, CRM); empty refuses all.
     agent_api_token: str = ""
     # Token of Rasa's HTTP API (trigger_intent for proactive surveys); generated per run.
     rasa_api_token: str = ""

@@ -32,8 +32,8 @@ from backend.api.routes import (
     surveys,
     tracking_events,
 )
-from backend.api.routes import knowledge as knowledge_routes
 from backend.api.routes import crm as crm_routes
+from backend.api.routes import knowledge as knowledge_routes
 from backend.config import Settings, get_settings
 from backend.store.db import get_engine
 from knowledge.index import preload as preload_knowledge

@@ -1,4 +1,5 @@
-"""Bearer-token check for internal endpoints (carrier systems, scheduled jobs), not browsers."""
+"""Bearer-token checks: agents' and managers' endpoints, and internal ones (carrier systems,
+scheduled jobs). Tokens come from the environment; an empty token refuses every request."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.api.routes import SettingsDep
 
@@ -25,3 +27,21 @@ def require_internal_token(
 
 InternalAuth = Depends(require_internal_token)
 Internal = Annotated[None, InternalAuth]
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_agent_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Agents and managers, until the console brings per-agent logins."""
+    expected = settings.agent_api_token
+    given = credentials.credentials if credentials else ""
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "An agent token is required.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

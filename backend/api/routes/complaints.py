@@ -7,17 +7,16 @@ on their next status question.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from backend.api.routes import SessionDep, SettingsDep
+from backend.api.routes import SessionDep
+from backend.api.routes.auth import require_agent_token
 from backend.complaints import service
 from backend.complaints.models import (
     CallbackChannel,
@@ -30,27 +29,10 @@ from backend.complaints.models import (
 )
 from backend.store.models import Shipment
 
-_bearer = HTTPBearer(auto_error=False)
-
-
-def require_agent(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    expected = settings.agent_api_token
-    given = credentials.credentials if credentials else ""
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "An agent token is required.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
 router = APIRouter(
     prefix="/api/agent/complaints",
     tags=["complaints (agents)"],
-    dependencies=[Depends(require_agent)],
+    dependencies=[Depends(require_agent_token)],
 )
 
 

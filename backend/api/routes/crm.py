@@ -6,18 +6,17 @@ logins. Definitions: backend/crm/README.md.
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import HTMLResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from backend.api.routes import EngineDep, SessionDep, SettingsDep
+from backend.api.routes import EngineDep, SessionDep
+from backend.api.routes.auth import require_agent_token
 from backend.crm import churn, satisfaction, tiers
 from backend.crm.config import get_crm_settings
 from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
@@ -30,23 +29,6 @@ PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-
-_bearer = HTTPBearer(auto_error=False)
-
-
-def require_agent_token(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    expected = settings.agent_api_token
-    given = credentials.credentials if credentials else ""
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "An agent token is required.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
 
 router = APIRouter(lifespan=schedule)
 api = APIRouter(
