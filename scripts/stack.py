@@ -189,11 +189,14 @@ class Stack:
 
 
 def prepare_store(database_url: str) -> None:
-    """Migrate the store to the latest schema and seed the demo data (idempotent)."""
-    subprocess.run(
-        [str(APP_PYTHON), "-m", "backend.store.seed", "--database-url", database_url],
-        cwd=ROOT, check=True, env={**os.environ, "DATABASE_URL": database_url},
-    )  # fmt: skip
+    """Migrate and seed the store (idempotent), then compute the CRM figures the bot uses."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    for module in ("backend.store.seed", "backend.crm"):
+        command = [str(APP_PYTHON), "-m", module]
+        if module == "backend.crm":
+            command.append("recompute")
+        command += ["--database-url", database_url]
+        subprocess.run(command, cwd=ROOT, check=True, env=env)
 
 
 def prepare_knowledge() -> None:

@@ -12,6 +12,7 @@ from enum import StrEnum
 from sqlalchemy import Index, Text
 from sqlmodel import Field, SQLModel
 
+from backend.crm.models import Tier  # the customer's value tier, computed by the CRM
 from backend.store.models import EnumText, UTCDateTime, utcnow
 
 
@@ -31,12 +32,6 @@ class TicketStatus(StrEnum):
     waiting_for_customer = "waiting_for_customer"
     resolved = "resolved"
     rejected = "rejected"
-
-
-class Tier(StrEnum):
-    A = "A"
-    B = "B"
-    C = "C"
 
 
 class CallbackChannel(StrEnum):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from backend.complaints import sla, tiers
+from backend.complaints import sla
 from backend.complaints.models import (
     CallbackChannel,
     Category,
@@ -21,6 +21,8 @@ from backend.complaints.models import (
     TicketEventKind,
     TicketStatus,
 )
+from backend.crm.models import Tier
+from backend.crm.tiers import current_tier
 from backend.store.models import Customer, Shipment
 
 ASSISTANT = "assistant"
@@ -202,7 +204,7 @@ def file_complaint(
             _event(session, existing, TicketEventKind.merged, "customer", note, at=now)
             session.flush()
             return Filed(existing, merged=True, terms=None)
-    tier = tiers.tier_of(session, customer_id)
+    tier = current_tier(session, customer_id) if customer_id is not None else Tier.C
     at_stake = claimed_amount
     if at_stake is None and shipment is not None:
         at_stake = shipment.declared_value

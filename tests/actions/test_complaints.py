@@ -304,11 +304,15 @@ async def test_second_complaint_is_merged(
 
 
 async def test_vip_customer_goes_to_the_vip_desk(domain: dict[str, Any], store_url: str) -> None:
-    from backend.complaints import tiers
+    from backend.crm.models import CustomerTier, Tier
+    from backend.crm.tiers import recompute_tiers
 
+    # Tiers are the CRM's: computed from the store, then read by the complaint SLA.
+    recompute_tiers(get_engine(store_url))
     with Session(get_engine(store_url)) as session:
-        computed = tiers.compute_tiers(session)
-        vip = next(cid for cid, tier in computed.items() if tier.value == "A")
+        vip = session.exec(
+            select(CustomerTier.customer_id).where(CustomerTier.tier == Tier.A)
+        ).first()
         parcel = session.exec(select(Shipment).where(Shipment.customer_id == vip)).first()
         assert parcel is not None
     slots = claim_slots(parcel, complaint_category="late_delivery", claimed_amount=None)

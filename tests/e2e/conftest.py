@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlmodel import Session
 
+from backend.crm.recompute import recompute_all
 from backend.store.db import get_engine
 from backend.store.models import Shipment
 from backend.store.queries import find_shipment
@@ -42,6 +43,7 @@ class Chat:
 def e2e_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'store.db'}"
     seed_database(url, customers=60, shipments=2500, seed=11, echo=lambda _: None)
+    recompute_all(get_engine(url))  # value tiers, as `make run` computes them after seeding
     return url
 
 

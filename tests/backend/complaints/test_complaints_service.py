@@ -3,14 +3,13 @@ concurrent filing (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import math
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, func, select
 
-from backend.complaints import service, sla, tiers
+from backend.complaints import service, sla
 from backend.complaints.models import (
     CallbackChannel,
     Category,
@@ -42,35 +41,6 @@ def count(session: Session, model: type) -> int:
 
 
 # --- tiers and SLA terms --------------------------------------------------------------------
-
-
-def test_tiers_split_20_30_50_by_score() -> None:
-    scores = {cid: float(100 - cid) for cid in range(1, 11)}
-    assigned = tiers.assign_tiers(scores)
-    assert [cid for cid, t in assigned.items() if t is Tier.A] == [1, 2]
-    assert [cid for cid, t in assigned.items() if t is Tier.B] == [3, 4, 5]
-    assert sum(t is Tier.C for t in assigned.values()) == 5
-
-
-def test_tier_score_weights_sum_to_one() -> None:
-    assert math.isclose(sum(tiers.WEIGHTS.values()), 1.0)
-
-
-def test_tiers_come_from_the_store(session: Session, make_shipment: ShipmentFactory) -> None:
-    # Five customers; the first ships most and earns most, the last least.
-    customers = []
-    for rank in range(5):
-        first = make_shipment(revenue=100.0 - 20 * rank, cost=10.0)
-        for _ in range(4 - rank):
-            make_shipment(customer_id=first.customer_id, revenue=50.0, cost=10.0)
-        customers.append(first.customer_id)
-    computed = tiers.compute_tiers(session, NOW)
-    assert computed[customers[0]] is Tier.A
-    assert computed[customers[1]] is Tier.B
-    assert computed[customers[4]] is Tier.C
-    assert tiers.tier_of(session, None) is Tier.C
-    # Shipments older than a year do not count.
-    assert tiers.compute_tiers(session, NOW + timedelta(days=400)) == {}
 
 
 @pytest.mark.parametrize(
