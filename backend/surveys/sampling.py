@@ -35,6 +35,12 @@ def period_of(moment: datetime) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
 
 
+def _month_end(period: str) -> datetime:
+    year, month = (int(part) for part in period.split("-"))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
 def previous_period(period: str) -> str:
     year, month = (int(part) for part in period.split("-"))
     return f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
@@ -55,7 +61,11 @@ def sample_relationships(
     now: datetime | None = None,
     public_url: str = "http://127.0.0.1:8000",
 ) -> SampleResult:
-    now = now or datetime.now(UTC)
+    if now is None:
+        # A past month is sampled as it stood at its end (activity, tiers, risk then).
+        now = datetime.now(UTC)
+        if period is not None:
+            now = min(now, _month_end(period))
     period = period or period_of(now)
     done = session.exec(select(RelationshipSample).where(RelationshipSample.period == period)).all()
     if done:

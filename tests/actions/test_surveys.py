@@ -271,3 +271,23 @@ async def test_opting_out_with_no_survey_explains_the_stop_link(domain: dict[str
     dispatcher = CollectingDispatcher()
     await ActionSurveyOptOut().run(dispatcher, make_tracker(intent="survey_opt_out"), domain)
     assert "Stop surveys" in texts(dispatcher)[0]
+
+
+async def test_a_relationship_survey_asks_two_questions(
+    store_url: str, delivered: Shipment, domain: dict[str, Any]
+) -> None:
+    now = datetime.now(UTC)
+    with Session(get_engine(store_url)) as session:
+        row = SurveyInvitation(
+            token="relationship-" + "r" * 27,
+            kind=SurveyKind.relationship,
+            customer_id=delivered.customer_id,
+            contact="buyer@example.com",
+            created_at=now,
+            expires_at=now + timedelta(days=14),
+        )
+        session.add(row)
+        session.commit()
+    dispatcher, slots = await start("relationship-" + "r" * 27, domain)
+    assert (slots["survey_ready"], slots["survey_kind"]) == (True, "relationship")
+    assert "Two questions" in texts(dispatcher)[0]

@@ -116,14 +116,14 @@ def test_racing_delivery_events_make_one_invitation(
 ) -> None:
     body = delivered_event(out_for_delivery.tracking_number)
     results: list[dict[str, Any]] = []
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(4, timeout=20)
 
     def post() -> None:
         barrier.wait()
         response = client.post("/api/tracking-events", json=body, headers=AUTH)
         results.append(response.json() | {"http": response.status_code})
 
-    threads = [threading.Thread(target=post) for _ in range(4)]
+    threads = [threading.Thread(target=post, daemon=True) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -57,24 +57,27 @@ def test_racing_deliveries_make_one_invitation(
     store_url: str, session: Session, delivered_shipment: Shipment
 ) -> None:
     session.commit()
+    shipment_id = delivered_shipment.id  # read here: the fixture's session is not thread-safe
     engine = get_engine(store_url)
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(4, timeout=20)
     results: list[tuple[int | None, bool]] = []
     errors: list[BaseException] = []
 
     def racer() -> None:
         try:
             with Session(engine) as own:
-                shipment = own.get(Shipment, delivered_shipment.id)
+                shipment = own.get(Shipment, shipment_id)
                 assert shipment is not None
+                own.commit()  # no transaction held while waiting for the others
                 barrier.wait()
                 invited = invite_delivery(own, shipment, NOW)
                 own.commit()
                 results.append((invited.invitation.id, invited.created))
         except BaseException as exc:  # noqa: BLE001 - reported below
+            barrier.abort()  # the others stop waiting instead of hanging
             errors.append(exc)
 
-    threads = [threading.Thread(target=racer) for _ in range(4)]
+    threads = [threading.Thread(target=racer, daemon=True) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

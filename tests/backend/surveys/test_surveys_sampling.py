@@ -136,3 +136,14 @@ def test_a_tier_and_at_risk_customers_are_drawn_more_often(store: str) -> None:
     assert picks["A"] / draws > a_share * 1.3
     if risk_share > 0:
         assert picks["risk"] / draws > risk_share * 1.2
+
+
+def test_the_monthly_command(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from backend.surveys.__main__ import main
+
+    assert main(["--database-url", store, "sample", "--period", "2025-06", "--seed", "5"]) == 0
+    assert "Sampled 20 customers for 2025-06" in capsys.readouterr().out
+    assert main(["--database-url", store, "sample", "--period", "2025-06"]) == 0
+    assert "Already sampled 20 customers" in capsys.readouterr().out
+    assert main(["--database-url", store, "invite-delivered"]) == 0
+    assert "0 new invitations." in capsys.readouterr().out
