@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from backend.complaints import sla, tiers
@@ -185,8 +185,14 @@ def file_complaint(
     if shipment is not None:
         assert shipment.id is not None
         customer_id = shipment.customer_id
-        # Serialise filings about one shipment (PostgreSQL locks the row; SQLite has one writer).
-        session.exec(select(Shipment.id).where(Shipment.id == shipment.id).with_for_update())
+        # Two filings about one parcel must queue up, or both would find no open ticket and
+        # open one each. A no-op UPDATE of the shipment takes its row lock on PostgreSQL and
+        # the write lock on SQLite, before the open ticket is looked for.
+        session.connection().execute(
+            update(Shipment)
+            .where(col(Shipment.id) == shipment.id)
+            .values(updated_at=Shipment.updated_at)
+        )
         existing = open_ticket_for_shipment(session, shipment.id, category)
         if existing is not None:
             details = [text]
