@@ -149,6 +149,17 @@ def test_second_complaint_on_same_parcel_and_category_is_merged(
     assert count(session, ComplaintTicket) == 3
 
 
+def test_urgent_tickets_go_first_and_are_never_merged(
+    session: Session, make_shipment: ShipmentFactory
+) -> None:
+    parcel = make_shipment()
+    normal = file(session, shipment=parcel, category=Category.courier_conduct)
+    urgent = file(session, shipment=parcel, category=Category.courier_conduct, urgent=True)
+    assert not urgent.merged and urgent.ticket.id != normal.ticket.id
+    assert urgent.ticket.priority == 1 and urgent.ticket.queue == "vip-desk"
+    assert urgent.ticket.sla_due_at == NOW + timedelta(hours=4)
+
+
 @pytest.mark.parametrize("amount", [-5.0, 0.0, float("nan"), 81.0, 1e12])
 def test_bad_amounts_are_refused(
     session: Session, make_shipment: ShipmentFactory, amount: float
