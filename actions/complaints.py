@@ -157,6 +157,7 @@ SAFETY = (
     "That sounds serious, so I'm passing you to a person straight away. Please call us now "
     "on 0330 123 4567; if anyone is in danger, call 999 first."
 )
+URGENT_RECORDED = "I've also logged it for our team as urgent, reference {reference}."
 CATEGORY_UNCLEAR = (
     "Sorry, I didn't catch what kind of problem it is. Please pick one of the options."
 )
@@ -311,7 +312,12 @@ class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
         if tone is Tone.safety:
             logger.info("safety issue raised in a complaint: handing over")
             dispatcher.utter_message(text=SAFETY)
-            return [SlotSet("blocked_reason", "safety"), SlotSet("requested_slot", None)]
+            said = " ".join(latest_text(tracker).split())[: service.MAX_DESCRIPTION_CHARS]
+            return [
+                SlotSet("blocked_reason", "safety"),
+                SlotSet("complaint_description", said),
+                SlotSet("requested_slot", None),
+            ]
         events = await super().run(dispatcher, tracker, domain)
         if tone is Tone.abusive and not tracker.get_slot("complaint_upset"):
             dispatcher.utter_message(text=CALM)
@@ -540,6 +546,8 @@ class ActionSubmitComplaint(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        if tracker.get_slot("blocked_reason") == "safety":
+            return self.record_urgent(dispatcher, tracker)
         closing = finish_blocked_complaint(tracker)
         if closing is not None:
             return closing
@@ -584,6 +592,28 @@ class ActionSubmitComplaint(Action):
             SlotSet("ticket_id", reference),
             SlotSet("complaints_mentioned", sorted({*mentioned, str(reference)})),
         ]
+
+    @staticmethod
+    def record_urgent(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """A threat or safety issue: the person is already told to call; the ticket makes sure
+        the team sees it first even if they don't."""
+        try:
+            with store_session() as session:
+                filed = service.file_complaint(
+                    session,
+                    category=current_category(tracker) or Category.other,
+                    description=tracker.get_slot("complaint_description") or "(safety issue)",
+                    shipment=shipment_of(session, tracker),
+                    conversation_id=tracker.sender_id,
+                    urgent=True,
+                )
+                reference = filed.ticket.reference
+        except (service.ComplaintError, StoreError):
+            logger.exception("recording an urgent complaint failed")
+            return reset_complaint_state()
+        logger.warning("urgent complaint %s recorded", reference)
+        dispatcher.utter_message(text=URGENT_RECORDED.format(reference=reference))
+        return [*reset_complaint_state(), SlotSet("ticket_id", reference)]
 
     @staticmethod
     def confirmation(

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from backend.complaints import sla
@@ -20,6 +20,7 @@ from backend.complaints.models import (
     ComplaintTicket,
     TicketEventKind,
     TicketStatus,
+    Tier,
 )
 from backend.crm.models import Tier
 from backend.crm.tiers import current_tier
@@ -175,20 +176,28 @@ def file_complaint(
     contact: str = "",
     conversation_id: str = "",
     now: datetime | None = None,
+    urgent: bool = False,
 ) -> Filed:
     """A new ticket, or the new details added to the open ticket on the same shipment and
-    category. Flushed in the caller's transaction."""
+    category. Flushed in the caller's transaction. An `urgent` ticket (a threat or a safety
+    issue) is always new and handled as tier A whatever the customer's tier."""
     now = now or now_utc()
     text = clean_text(description, MAX_DESCRIPTION_CHARS)
     if claimed_amount is not None:
         problem = amount_problem(claimed_amount, shipment.declared_value if shipment else None)
         if problem:
             raise ComplaintError(problem)
-    if shipment is not None:
+    if shipment is not None and not urgent:
         assert shipment.id is not None
         customer_id = shipment.customer_id
-        # Serialise filings about one shipment (PostgreSQL locks the row; SQLite has one writer).
-        session.exec(select(Shipment.id).where(Shipment.id == shipment.id).with_for_update())
+        # Two filings about one parcel must queue up, or both would find no open ticket and
+        # open one each. A no-op UPDATE of the shipment takes its row lock on PostgreSQL and
+        # the write lock on SQLite, before the open ticket is looked for.
+        session.connection().execute(
+            update(Shipment)
+            .where(col(Shipment.id) == shipment.id)
+            .values(updated_at=Shipment.updated_at)
+        )
         existing = open_ticket_for_shipment(session, shipment.id, category)
         if existing is not None:
             details = [text]
@@ -208,7 +217,7 @@ def file_complaint(
     at_stake = claimed_amount
     if at_stake is None and shipment is not None:
         at_stake = shipment.declared_value
-    terms = sla.terms_for(tier, category, at_stake)
+    terms = sla.terms_for(Tier.A if urgent else tier, category, at_stake)
     ticket = ComplaintTicket(
         customer_id=customer_id,
         shipment_id=shipment.id if shipment else None,
@@ -237,7 +246,8 @@ def file_complaint(
         TicketEventKind.created,
         ASSISTANT,
         f"{category.value}, tier {tier.value}, queue {terms.queue}"
-        + (", raised one level for the value at stake" if terms.raised else ""),
+        + (", raised one level for the value at stake" if terms.raised else "")
+        + (", urgent: threat or safety issue" if urgent else ""),
         to_status=TicketStatus.open,
         at=now,
     )

@@ -332,7 +332,7 @@ async def test_abuse_is_answered_calmly_and_a_person_offered(
     assert events["offer_human"] is True
 
 
-async def test_a_threat_goes_to_a_person_at_once(domain: dict[str, Any]) -> None:
+async def test_a_threat_goes_to_a_person_at_once(domain: dict[str, Any], store_url: str) -> None:
     slots, said = await run_form(
         domain,
         "if this happens again I will hurt him",
@@ -340,8 +340,14 @@ async def test_a_threat_goes_to_a_person_at_once(domain: dict[str, Any]) -> None
     )
     assert slots["blocked_reason"] == "safety" and slots["requested_slot"] is None
     assert "0330 123 4567" in said[0]
-    events, _ = await submit(domain, {"blocked_reason": "safety"})
+    events, said = await submit(domain, {"blocked_reason": "safety"} | slots)
     assert events["offer_human"] is False and events["blocked_reason"] is None
+    reference = events["ticket_id"]
+    assert reference in said[0]
+    with session_scope(store_url) as session:
+        ticket = service.find_ticket(session, reference)
+        assert ticket is not None and ticket.priority == 1 and ticket.queue == "vip-desk"
+        assert "hurt him" in ticket.description
 
 
 async def test_stop_forgets_the_complaint(domain: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from backend.complaints.models import (
     Tier,
 )
 from backend.store.db import get_engine, session_scope
+from backend.store.models import Shipment
 from tests.backend.conftest import STORE_ANCHOR, ShipmentFactory
 
 NOW = STORE_ANCHOR
@@ -118,6 +119,17 @@ def test_second_complaint_on_same_parcel_and_category_is_merged(
     assert count(session, ComplaintTicket) == 3
 
 
+def test_urgent_tickets_go_first_and_are_never_merged(
+    session: Session, make_shipment: ShipmentFactory
+) -> None:
+    parcel = make_shipment()
+    normal = file(session, shipment=parcel, category=Category.courier_conduct)
+    urgent = file(session, shipment=parcel, category=Category.courier_conduct, urgent=True)
+    assert not urgent.merged and urgent.ticket.id != normal.ticket.id
+    assert urgent.ticket.priority == 1 and urgent.ticket.queue == "vip-desk"
+    assert urgent.ticket.sla_due_at == NOW + timedelta(hours=4)
+
+
 @pytest.mark.parametrize("amount", [-5.0, 0.0, float("nan"), 81.0, 1e12])
 def test_bad_amounts_are_refused(
     session: Session, make_shipment: ShipmentFactory, amount: float
@@ -172,6 +184,40 @@ def test_concurrent_filings_get_distinct_references(store_url: str) -> None:
     with Session(get_engine(store_url)) as session:
         assert count(session, ComplaintTicket) == 6
         assert count(session, ComplaintEvent) == 6
+
+
+def test_concurrent_filings_about_one_parcel_make_one_ticket(
+    store_url: str, make_shipment: ShipmentFactory, session: Session
+) -> None:
+    parcel = make_shipment(declared_value=80.0)
+    session.commit()
+    before = parcel.updated_at
+    outcomes: list[bool] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def one(n: int) -> None:
+        try:
+            start.wait()
+            with session_scope(store_url) as own:
+                shipment = own.get(Shipment, parcel.id)
+                filed = file(own, shipment=shipment, conversation_id=f"conv-{n}")
+                outcomes.append(filed.merged)
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sorted(outcomes) == [False, True, True, True]
+    with Session(get_engine(store_url)) as fresh:
+        assert count(fresh, ComplaintTicket) == 1
+        assert count(fresh, ComplaintEvent) == 4
+        shipment = fresh.get(Shipment, parcel.id)
+        assert shipment is not None and shipment.updated_at == before  # the lock changed nothing
 
 
 # --- agents' updates and the status report -------------------------------------------------
