@@ -20,7 +20,6 @@ from backend.complaints.models import (
     ComplaintTicket,
     TicketEventKind,
     TicketStatus,
-    Tier,
 )
 from backend.crm.models import Tier
 from backend.crm.tiers import current_tier
