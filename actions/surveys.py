@@ -33,6 +33,7 @@ from backend.surveys.invitations import (
     opt_out,
 )
 from backend.surveys.models import SurveyKind
+from backend.surveys.recovery import open_recovery_complaint
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,10 @@ THANKS = "Thank you, that's really helpful! Your feedback goes straight to our o
 SORRY = (
     "I'm sorry we let you down ({reasons}). I've passed this to our customer-care team "
     "(reference FU-{task_id}), and {callback}"
+)
+COMPLAINT_OPENED = (
+    "I've also opened complaint {reference} about this delivery, so it gets a proper answer; "
+    "you can ask me about it any time with that reference."
 )
 CALLBACK_PRIORITY = "as a valued customer you'll get a call back within 4 hours."
 CALLBACK_NORMAL = "they'll look into it and get back to you."
@@ -297,6 +302,13 @@ class ActionSubmitSurvey(Action):
                 task = survey_answers.follow_up_of(session, invitation) if reasons else None
                 task_id = task.id if task else None
                 priority = bool(task and task.priority_callback)
+                complaint = (
+                    open_recovery_complaint(
+                        session, invitation, given, reasons, conversation_id=tracker.sender_id
+                    )
+                    if reasons
+                    else None
+                )
         except SurveyClosed as closed:
             dispatcher.utter_message(text=CLOSED_NOW[closed.reason])
             return [*closing, *reset_form_state()]
@@ -312,6 +324,8 @@ class ActionSubmitSurvey(Action):
         dispatcher.utter_message(
             text=SORRY.format(reasons=words, task_id=task_id, callback=callback)
         )
+        if complaint:
+            dispatcher.utter_message(text=COMPLAINT_OPENED.format(reference=complaint))
         return [*closing, *reset_form_state(offer_human=True)]
 
 

@@ -17,6 +17,7 @@ from actions.surveys import (
     ActionSurveyOptOut,
     ValidateSurveyForm,
 )
+from backend.complaints.models import Category, ComplaintTicket
 from backend.store.db import get_engine
 from backend.store.models import Shipment
 from backend.surveys.models import (
@@ -234,8 +235,19 @@ async def test_an_unhappy_answer_brings_an_apology_a_follow_up_and_a_person(
         task = session.exec(
             select(FollowUpTask).where(FollowUpTask.invitation_id == invitation.id)
         ).one()
+        # Service recovery opens a complaint on the delivered parcel with the survey's words.
+        # (one open ticket per parcel and category: a repeat adds to it)
+        expected = Category.damaged if slot == "survey_condition" else Category.other
+        ticket = session.exec(
+            select(ComplaintTicket).where(
+                ComplaintTicket.shipment_id == invitation.shipment_id,
+                ComplaintTicket.category == expected,
+            )
+        ).one()
     said = texts(dispatcher)[0]
     assert "I'm sorry" in said and words in said and f"FU-{task.id}" in said
+    assert ticket.reference and ticket.reference in texts(dispatcher)[1]
+    assert ticket.description.startswith("Post-delivery survey:")
     assert slots["offer_human"] is True
 
 

@@ -154,6 +154,7 @@ def test_a_survey_link_and_the_recovery_path(
     ending = chat.say("the driver threw it over the fence")
     said = "\n".join(str(m.get("text") or "") for m in ending)
     assert "I'm sorry" in said and "FU-" in said
+    assert "opened complaint C-" in said  # service recovery: a complaint on the parcel
     assert any(m.get("buttons") for m in ending)  # a person is offered
     assert "customer service team" in chat.say_text("yes please").lower()
     with Session(get_engine(e2e_store)) as session:
