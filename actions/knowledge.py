@@ -135,6 +135,10 @@ class ActionAnswerQuestion(Action):
         entity = json.dumps({"tracking_number": number})
         buttons = [{"title": f"Track {number}", "payload": f"/track_shipment{entity}"}]
         if topic in PROBLEM_TOPICS:
+            # The rule answered, the way on: a complaint about this parcel, or a person.
+            buttons.append(
+                {"title": f"File a complaint about {number}", "payload": f"/file_complaint{entity}"}
+            )
             buttons.append(
                 {"title": f"Talk to our team about {number}", "payload": "/human_handoff"}
             )

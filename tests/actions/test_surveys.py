@@ -32,8 +32,23 @@ from tests.actions.conftest import make_tracker, slot_events, texts
 
 
 @pytest.fixture
-def invitation(store_url: str, delivered: Shipment) -> SurveyInvitation:
+def surveyed(store_url: str, delivered: Shipment) -> Shipment:
+    """A delivered parcel other than the shared `delivered` one: unhappy answers open a
+    complaint on it, which other tests' parcels must not carry."""
+    with Session(get_engine(store_url)) as session:
+        query = select(Shipment).where(
+            Shipment.status == delivered.status, Shipment.id != delivered.id
+        )
+        found = session.exec(query).first()
+        assert found is not None
+        session.expunge(found)
+        return found
+
+
+@pytest.fixture
+def invitation(store_url: str, surveyed: Shipment) -> SurveyInvitation:
     """A fresh, open delivery-survey invitation (its own, so tests do not share answers)."""
+    delivered = surveyed
     now = datetime.now(UTC)
     with Session(get_engine(store_url)) as session:
         row = SurveyInvitation(
@@ -91,19 +106,22 @@ async def answer(
 
 
 async def submit(token: str, domain: dict[str, Any]) -> tuple[CollectingDispatcher, dict[str, Any]]:
-    tracker = make_tracker(slots={"survey_token": token, "survey_kind": "delivery"})
+    # A sender of its own: the complaint service recovery opens must not follow other tests.
+    tracker = make_tracker(
+        slots={"survey_token": token, "survey_kind": "delivery"}, sender="survey-submitter"
+    )
     dispatcher = CollectingDispatcher()
     events = await ActionSubmitSurvey().run(dispatcher, tracker, domain)
     return dispatcher, slot_events(events)
 
 
 async def test_a_link_starts_its_survey(
-    invitation: SurveyInvitation, delivered: Shipment, domain: dict[str, Any], store_url: str
+    invitation: SurveyInvitation, surveyed: Shipment, domain: dict[str, Any], store_url: str
 ) -> None:
     dispatcher, slots = await start(invitation.token, domain)
     assert slots["survey_ready"] is True
     assert slots["survey_token"] == invitation.token and slots["survey_kind"] == "delivery"
-    assert delivered.tracking_number in texts(dispatcher)[0]
+    assert surveyed.tracking_number in texts(dispatcher)[0]
     stored = load(store_url, invitation.token)
     assert stored.status is InvitationStatus.started
     assert stored.conversation_id == "conversation-under-test"

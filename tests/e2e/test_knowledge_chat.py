@@ -69,6 +69,7 @@ def test_a_damaged_parcel_and_the_claim_rule(chat: Chat, examples: dict[str, Shi
     track = f'/track_shipment{{"tracking_number": "{number}"}}'
     assert track in payloads(said)
     assert "/human_handoff" in payloads(said)
+    assert f'/file_complaint{{"tracking_number": "{number}"}}' in payloads(said)
     # The button starts tracking with the number already filled in.
     followed = chat.say_text(track)
     assert number in followed
