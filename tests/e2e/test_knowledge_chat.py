@@ -64,7 +64,8 @@ def test_another_language_gets_no_passage(chat: Chat) -> None:
 
 def test_a_damaged_parcel_and_the_claim_rule(chat: Chat, examples: dict[str, Shipment]) -> None:
     number = examples["damaged"].tracking_number
-    said = chat.say(f"my parcel {number} arrived damaged, how do I claim?")
+    # ("... arrived damaged, how do I claim?" starts the claim itself: the complaint form.)
+    said = chat.say(f"{number} came damaged - what does your claims policy say?")
     assert "(Source: How to make a claim for a damaged or lost parcel)" in texts(said)
     track = f'/track_shipment{{"tracking_number": "{number}"}}'
     assert track in payloads(said)
