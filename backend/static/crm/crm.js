@@ -173,10 +173,15 @@ async function loadRisk() {
   ], rows, { collapsed: false });
 }
 
+let indexRequest = 0;
+
 async function loadIndex() {
   const grain = $("grain").value;
   const by = $("by").value;
+  // Two quick changes send two requests; only the latest may draw, whichever answers last.
+  const request = ++indexRequest;
   const index = await api(`/satisfaction?grain=${grain}&by=${by}`);
+  if (request !== indexRequest) return;
   const holder = $("index-charts");
   for (const key of Object.keys(charts)) {
     if (key.startsWith("index-")) { charts[key].destroy(); delete charts[key]; }
