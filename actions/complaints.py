@@ -16,7 +16,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -24,6 +24,7 @@ from actions import messages
 from actions.forms import (
     INTERRUPTIONS,
     OFFER_HUMAN_AFTER,
+    EndsWhenBlocked,
     is_answer,
     latest_intent,
     latest_text,
@@ -631,18 +632,9 @@ class ActionSubmitComplaint(Action):
         return " ".join([filed_text, answer, NEXT_STEPS[category]])
 
 
-class ValidateComplaintStatusForm(RequestsOwnSlots, FormValidationAction):
+class ValidateComplaintStatusForm(RequestsOwnSlots, EndsWhenBlocked):
     def name(self) -> str:
         return "validate_complaint_status_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: dict[str, Any],
-    ) -> list[str]:
-        return [] if tracker.get_slot("blocked_reason") else domain_slots
 
     async def extract_ticket_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]

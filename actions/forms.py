@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -59,3 +60,20 @@ class ActionStopForm(Action):
         if latest_intent(tracker) == "deny":
             dispatcher.utter_message(text=messages.STOPPED)
         return reset_form_state()
+
+
+class EndsWhenBlocked(FormValidationAction):
+    """A form that ends at once when a validation sets `blocked_reason` (its final action
+    then says why and what next)."""
+
+    @abstractmethod
+    def name(self) -> str: ...  # abstract, so the action server does not register it
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[str]:
+        return [] if tracker.get_slot("blocked_reason") else domain_slots

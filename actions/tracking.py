@@ -6,13 +6,19 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import messages
 from actions.complaints import open_complaint_note
-from actions.forms import OFFER_HUMAN_AFTER, is_answer, latest_text, reset_form_state
+from actions.forms import (
+    OFFER_HUMAN_AFTER,
+    EndsWhenBlocked,
+    is_answer,
+    latest_text,
+    reset_form_state,
+)
 from actions.store import StoreError, store_session
 from backend.store import queries, tracking_numbers
 from backend.tracking import describe, summarise
@@ -36,18 +42,9 @@ def as_candidates(value: Any) -> list[str]:
     return seen
 
 
-class ValidateTrackingForm(FormValidationAction):
+class ValidateTrackingForm(EndsWhenBlocked):
     def name(self) -> str:
         return "validate_tracking_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: dict[str, Any],
-    ) -> list[str]:
-        return [] if tracker.get_slot("blocked_reason") else domain_slots
 
     async def extract_tracking_numbers(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
