@@ -4,7 +4,8 @@
 The category is recognised from what the user already said (keywords below, or the
 `complaint_category` entity a button sends), and the form asks only for what that category
 needs: the tracking number for parcel complaints, the claimed amount and photos for damage and
-loss, the callback channel and, unless the customer is known, how to reach them. Amounts and
+loss, the callback channel and how to reach them (a phone callback goes to the number the
+person proved, when they proved one: nothing on file is shown to anyone else). Amounts and
 contact details can be corrected at any point in the form by just saying the new value
 ("actually it was £45", "use my email ava@example.com instead").
 """
@@ -32,11 +33,12 @@ from actions.forms import (
 )
 from actions.store import StoreError, store_session
 from actions.tone import Tone, tone_of
-from actions.verification import ShipmentAccessForm
+from actions.verification import ShipmentAccessForm, is_verified
 from backend.complaints import service, sla
 from backend.complaints.models import CallbackChannel, Category, ComplaintTicket, Tier
+from backend.config import carrier_zone
 from backend.store import queries
-from backend.store.models import Customer, Shipment
+from backend.store.models import Shipment
 
 logger = logging.getLogger(__name__)
 
@@ -171,8 +173,8 @@ AMOUNT_UNCLEAR = "Please give the amount in pounds, for example £45 or 45.50."
 PHOTOS_UNCLEAR = "Please answer yes or no: do you have photos?"
 CHANNEL_UNCLEAR = "Please choose phone, email or chat."
 CONTACT_ON_FILE = (
-    "I'll use the {what} we have on file for this customer ({masked}). If you'd rather we used "
-    "another, just type it."
+    "I'll call the phone number you confirmed ({masked}). If you'd rather we used another, "
+    "just type it."
 )
 CONTACT_UNCLEAR = (
     "That doesn't look like a UK phone number or an email address. Please type it again, for "
@@ -262,11 +264,6 @@ def contact_from(text: str) -> str | None:
         return email.group(0)
     phone = _PHONE.search(text or "")
     return re.sub(r"[\s-]", "", phone.group(0)) if phone else None
-
-
-def mask_email(email: str) -> str:
-    name, _, domain = email.partition("@")
-    return f"{name[:1]}•••@{domain}"
 
 
 def shipment_of(session: Any, tracker: Tracker) -> Shipment | None:
@@ -498,22 +495,19 @@ class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
         given = contact_from(latest_text(tracker))
         if given:
             return {"callback_channel": channel.value, "contact_details": given}
-        try:
-            with store_session() as session:
-                shipment = shipment_of(session, tracker)
-                customer = session.get(Customer, shipment.customer_id) if shipment else None
-                on_file = None
-                if customer is not None:
-                    on_file = customer.phone if channel is CallbackChannel.phone else customer.email
-        except StoreError:
-            logger.exception("customer look-up failed")
-            on_file = None
+        on_file = None
+        number = tracker.get_slot("tracking_number")
+        if channel is CallbackChannel.phone and is_verified(tracker, number):
+            # Only a proven recipient hears of a number on file, and only the one they proved.
+            try:
+                with store_session() as session:
+                    shipment = shipment_of(session, tracker)
+                    on_file = shipment.consignee_phone if shipment else None
+            except StoreError:
+                logger.exception("consignee look-up failed")
         if on_file:
-            if channel is CallbackChannel.phone:
-                what, masked = "phone number", "ending " + re.sub(r"\D", "", on_file)[-4:]
-            else:
-                what, masked = "email address", mask_email(on_file)
-            dispatcher.utter_message(text=CONTACT_ON_FILE.format(what=what, masked=masked))
+            masked = "ending " + re.sub(r"\D", "", on_file)[-4:]
+            dispatcher.utter_message(text=CONTACT_ON_FILE.format(masked=masked))
             return {"callback_channel": channel.value, "contact_details": on_file}
         return {"callback_channel": channel.value, "contact_details": None}
 
@@ -621,7 +615,7 @@ class ActionSubmitComplaint(Action):
         filed: service.Filed, category: Category, now: datetime, shipment: Shipment | None
     ) -> str:
         ticket: ComplaintTicket = filed.ticket
-        deadline = sla.deadline_in_words(ticket.sla_due_at, now)
+        deadline = sla.deadline_in_words(ticket.sla_due_at, now, carrier_zone())
         if filed.merged:
             return MERGED.format(reference=ticket.reference, deadline=deadline)
         channel = CHANNEL_WORDS[ticket.callback_channel]

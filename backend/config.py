@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     # Shown to customers whenever the assistant cannot answer.
     support_phone: str = "0330 123 4567"
     support_hours: str = "Mon–Fri 8:00–20:00, Sat 9:00–14:00"
+    # The carrier's own time zone: deadlines and opening hours are said in it.
+    carrier_timezone: str = "Europe/London"
     # Seconds a health check waits for each dependency.
     health_timeout_seconds: float = 3.0
     log_level: str = "INFO"
@@ -47,6 +50,10 @@ class Settings(BaseSettings):
     relationship_sample_size: int = 5
     # Minutes since the widget last spoke or polled for a chat to count as open.
     open_chat_minutes: int = 10
+
+
+def carrier_zone(settings: Settings | None = None) -> ZoneInfo:
+    return ZoneInfo((settings or get_settings()).carrier_timezone)
 
 
 @lru_cache

@@ -9,7 +9,8 @@ no amount was claimed) is raised one level: C is handled as B, B as A (A stays A
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from backend.complaints.models import Category, Tier
 
@@ -64,13 +65,20 @@ def duration_in_words(delta: timedelta) -> str:
     return unit(max(mins, 1), "minute")
 
 
-def deadline_in_words(due: datetime, now: datetime) -> str:
-    """'within 4 hours (by 14:30 UTC today)' or '... (by Tue 3 Dec, 09:00 UTC)'."""
-    when = due.strftime("%H:%M UTC")
-    if due.date() == now.date():
+def deadline_in_words(due: datetime, now: datetime, zone: ZoneInfo) -> str:
+    """'within 4 hours (by 14:30 today)' or '... (by Tue 3 Dec, 09:00)', in the carrier's zone:
+    the clock the customer lives by, not the server's."""
+    due_local, now_local = (_aware(t).astimezone(zone) for t in (due, now))
+    when = due_local.strftime("%H:%M")
+    if due_local.date() == now_local.date():
         day = "today"
-    elif due.date() == (now + timedelta(days=1)).date():
+    elif due_local.date() == (now_local + timedelta(days=1)).date():
         day = "tomorrow"
     else:
-        day = f"{due.strftime('%a')} {due.day} {due.strftime('%b')}"
-    return f"within {duration_in_words(due - now)} (by {when} {day})"
+        day = f"{due_local.strftime('%a')} {due_local.day} {due_local.strftime('%b')}"
+    return f"within {duration_in_words(_aware(due) - _aware(now))} (by {when} {day})"
+
+
+def _aware(moment: datetime) -> datetime:
+    """Stored times are UTC; SQLite hands them back without a zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -187,6 +187,7 @@ async def test_happy_path_files_a_ticket_with_sla(
     state: dict[str, Any] = {
         "complaint_category": "damaged",
         "tracking_number": parcel.tracking_number,
+        "verified_numbers": [parcel.tracking_number],
         "requested_slot": "complaint_description",
     }
     for answer, intent in [
@@ -199,8 +200,10 @@ async def test_happy_path_files_a_ticket_with_sla(
         state |= slots
     assert state["has_photos"] is False
     assert state["callback_channel"] == "phone"
-    assert state["contact_details"]  # prefilled from the customer on file
-    assert any("on file" in line for line in said)
+    # The proven recipient's phone, said only by its last four digits.
+    assert state["contact_details"] == parcel.consignee_phone
+    assert any(parcel.consignee_phone[-4:] in line for line in said)
+    assert not any(parcel.consignee_phone[:-4] in line for line in said)
     assert state["requested_slot"] is None
     events, said = await submit(domain, state)
     reference = events["ticket_id"]
@@ -211,6 +214,24 @@ async def test_happy_path_files_a_ticket_with_sla(
         ticket = service.find_ticket(session, reference)
         assert ticket is not None and ticket.shipment_id == parcel.id
         assert ticket.conversation_id == "complainer"
+
+
+@pytest.mark.parametrize("channel", ["phone", "email"])
+async def test_contact_on_file_is_not_shown_without_proof(
+    domain: dict[str, Any], parcels: list[Shipment], store_url: str, channel: str
+) -> None:
+    parcel = parcels[1]
+    state = claim_slots(parcel, callback_channel=None, contact_details=None)
+    state["requested_slot"] = "callback_channel"
+    slots, said = await run_form(domain, channel, "inform", slots=state)
+    assert slots["callback_channel"] == channel
+    assert slots.get("contact_details") is None
+    assert slots["requested_slot"] == "contact_details"
+    with session_scope(store_url) as session:
+        customer = session.get(Customer, parcel.customer_id)
+        assert customer is not None
+        secrets = {customer.email.split("@")[1], customer.phone[-4:], parcel.consignee_phone[-4:]}
+    assert not any(secret in line for line in said for secret in secrets)
 
 
 async def test_answers_can_be_corrected(domain: dict[str, Any], parcels: list[Shipment]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, func, select
@@ -64,16 +65,35 @@ def test_sla_terms(
     assert (terms.hours, terms.priority, terms.queue) == (hours, priority, queue)
 
 
+LONDON = ZoneInfo("Europe/London")
+
+
 def test_deadline_in_words() -> None:
     now = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-    assert sla.deadline_in_words(now + timedelta(hours=4), now) == (
-        "within 4 hours (by 14:00 UTC today)"
+    assert sla.deadline_in_words(now + timedelta(hours=4), now, LONDON) == (
+        "within 4 hours (by 14:00 today)"
     )
-    assert sla.deadline_in_words(now + timedelta(hours=24), now) == (
-        "within 1 day (by 10:00 UTC tomorrow)"
+    assert sla.deadline_in_words(now + timedelta(hours=24), now, LONDON) == (
+        "within 1 day (by 10:00 tomorrow)"
     )
-    assert sla.deadline_in_words(now + timedelta(hours=48), now).endswith(
-        "(by 10:00 UTC Sun 29 Nov)"
+    assert sla.deadline_in_words(now + timedelta(hours=48), now, LONDON).endswith(
+        "(by 10:00 Sun 29 Nov)"
+    )
+
+
+def test_deadline_is_said_in_the_carriers_clock() -> None:
+    # In British Summer Time, 13:00 UTC is 14:00 in London; a naive stored time is UTC.
+    now = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
+    assert sla.deadline_in_words(datetime(2026, 7, 1, 13, 0), now, LONDON) == (
+        "within 4 hours (by 14:00 today)"
+    )
+    # After the clocks go forward, 22:30 UTC is 23:30 in London, and 23:30 UTC is tomorrow.
+    late = datetime(2026, 3, 31, 20, 0, tzinfo=UTC)
+    assert sla.deadline_in_words(late + timedelta(hours=2, minutes=30), late, LONDON) == (
+        "within 2 hours 30 minutes (by 23:30 today)"
+    )
+    assert sla.deadline_in_words(datetime(2026, 7, 1, 23, 30, tzinfo=UTC), now, LONDON).endswith(
+        "(by 00:30 tomorrow)"
     )
     assert sla.duration_in_words(timedelta(minutes=200)) == "3 hours 20 minutes"
 
