@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import messages
@@ -27,6 +27,8 @@ from actions.forms import (
     OFFER_HUMAN_AFTER,
     EndsWhenBlocked,
     is_answer,
+    is_aside,
+    is_fresh_message,
     latest_intent,
     latest_text,
     reset_form_state,
@@ -305,8 +307,11 @@ class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        fresh_message = tracker.latest_action_name == "action_listen" or not tracker.active_loop
-        tone = tone_of(latest_text(tracker)) if fresh_message else Tone.calm
+        fresh = is_fresh_message(tracker)
+        if is_aside(tracker) and fresh:
+            # Not an answer: the form steps aside, a rule answers, then the form asks again.
+            return [ActionExecutionRejected("complaint_form")]
+        tone = tone_of(latest_text(tracker)) if fresh else Tone.calm
         if tone is Tone.safety:
             logger.info("safety issue raised in a complaint: handing over")
             dispatcher.utter_message(text=SAFETY)
@@ -347,7 +352,7 @@ class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
     async def extract_complaint_category(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        if latest_intent(tracker) in INTERRUPTIONS:
+        if latest_intent(tracker) in INTERRUPTIONS or is_aside(tracker):
             return {}
         current = current_category(tracker)
         if current is None:
@@ -384,6 +389,7 @@ class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
         if (
             not tracker.get_slot("complaint_description")
             and latest_intent(tracker) not in INTERRUPTIONS
+            and not is_aside(tracker)
             and not text.startswith("/")
             and category_from(tracker) is not None
             and len(text.split()) >= DESCRIPTION_FROM_FIRST_MESSAGE_WORDS
@@ -417,7 +423,11 @@ class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
             if amount is None:
                 dispatcher.utter_message(text=AMOUNT_UNCLEAR)
             return {"claimed_amount": amount}
-        if tracker.get_slot("claimed_amount") is not None and _MONEY.search(text):
+        if (
+            tracker.get_slot("claimed_amount") is not None
+            and _MONEY.search(text)
+            and not is_aside(tracker)
+        ):
             amount = parse_amount(text)  # a correction: "actually it was £45"
             return {} if amount is None else {"claimed_amount": amount}
         return {}
@@ -454,7 +464,7 @@ class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
             return {"has_photos": True}
         if intent == "deny":  # "no" answers the question; it does not stop the form here
             return {"has_photos": False}
-        if intent in INTERRUPTIONS:
+        if intent in INTERRUPTIONS or is_aside(tracker):
             return {}
         text = latest_text(tracker)
         if is_correction(text):
@@ -477,7 +487,7 @@ class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
             if channel is None:
                 dispatcher.utter_message(text=CHANNEL_UNCLEAR)
             return {"callback_channel": channel.value if channel else None}
-        contact = contact_from(text)
+        contact = None if is_aside(tracker) else contact_from(text)
         if tracker.get_slot("callback_channel") and contact:  # "call me on 07700 900123 instead"
             channel = CallbackChannel.email if "@" in contact else CallbackChannel.phone
             return {"callback_channel": channel.value}
@@ -520,7 +530,7 @@ class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
             if contact is None:
                 dispatcher.utter_message(text=CONTACT_UNCLEAR)
             return {"contact_details": contact}
-        if contact and tracker.get_slot("callback_channel"):
+        if contact and tracker.get_slot("callback_channel") and not is_aside(tracker):
             return {"contact_details": contact}
         return {}
 

@@ -90,7 +90,11 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(text=messages.KNOWLEDGE_UNAVAILABLE)
             return [SlotSet("offer_human", True)]
 
-    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    def answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, aside: bool = False
+    ) -> list[EventType]:
+        """Answer the latest message; `aside`: asked in the middle of a form, so no buttons
+        leading elsewhere and the parcel the form is about is left alone."""
         index = get_index()
         text = latest_text(tracker)
         chosen = requested_passage(tracker)
@@ -111,7 +115,7 @@ class ActionAnswerQuestion(Action):
             result.hits[0].id if result.hits else None,
         )
         if not result.confident:
-            return self.not_sure(dispatcher, result, number)
+            return self.not_sure(dispatcher, result, None if aside else number)
 
         best = result.hits[0]
         sentences = index.best_sentences(question, best.id)
@@ -121,6 +125,11 @@ class ActionAnswerQuestion(Action):
             if hit.score >= best.score - RELATED_MARGIN
         ][:MAX_RELATED]
         events: list[EventType] = [SlotSet("offer_human", False)]
+        if aside:
+            dispatcher.utter_message(
+                text=messages.KNOWLEDGE_ANSWER.format(answer=" ".join(sentences), title=best.title)
+            )
+            return events
         if number:
             buttons += self.parcel_buttons(number, best.topic)
             events.append(SlotSet("tracking_number", number))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlmodel import Session
 
 from actions import messages
 from actions.complaints import open_complaint_note
@@ -87,8 +89,33 @@ class ValidateTrackingForm(EndsWhenBlocked):
         return {"tracking_numbers": None, "tracking_attempts": attempts}
 
 
+@dataclass
+class Reported:
+    found: list[str] = field(default_factory=list)
+    found_ids: list[int] = field(default_factory=list)
+    unknown: bool = False
+
+
+def report_parcels(
+    dispatcher: CollectingDispatcher, session: Session, numbers: list[str], now: datetime
+) -> Reported:
+    """Say for every number: status, last scan, ETA, apology when late (or that it's unknown)."""
+    reported = Reported()
+    for number in numbers:
+        shipment = queries.find_shipment(session, number)
+        if shipment is None or shipment.id is None:
+            reported.unknown = True
+            dispatcher.utter_message(text=messages.UNKNOWN_NUMBER.format(number=number))
+            continue
+        history = queries.shipment_events(session, shipment.id)
+        dispatcher.utter_message(text=describe(summarise(shipment, history, now), now))
+        reported.found.append(number)
+        reported.found_ids.append(shipment.id)
+    return reported
+
+
 class ActionTrackShipment(Action):
-    """Answers for every validated number: status, last scan, ETA, apology when late."""
+    """Answers for every validated number, and mentions an open complaint about one once."""
 
     def name(self) -> str:
         return "action_track_shipment"
@@ -100,31 +127,18 @@ class ActionTrackShipment(Action):
         if blocked:
             return reset_form_state(offer_human=blocked in OFFER_HUMAN_AFTER)
         numbers = as_candidates(tracker.get_slot("tracking_numbers"))
-        now = datetime.now(UTC)
-        found: list[str] = []
-        found_ids: list[int] = []
-        unknown = False
         try:
             with store_session() as session:
-                for number in numbers:
-                    shipment = queries.find_shipment(session, number)
-                    if shipment is None:
-                        unknown = True
-                        dispatcher.utter_message(text=messages.UNKNOWN_NUMBER.format(number=number))
-                        continue
-                    history = queries.shipment_events(session, shipment.id)
-                    dispatcher.utter_message(text=describe(summarise(shipment, history, now), now))
-                    found.append(number)
-                    found_ids.append(shipment.id)
-                note, noted = open_complaint_note(session, tracker, found_ids)
+                reported = report_parcels(dispatcher, session, numbers, datetime.now(UTC))
+                note, noted = open_complaint_note(session, tracker, reported.found_ids)
                 if note:
                     dispatcher.utter_message(text=note)
         except StoreError:
             logger.exception("tracking look-up failed")
             dispatcher.utter_message(text=messages.STORE_DOWN)
             return reset_form_state()
-        logger.info("tracked %d number(s), %d found", len(numbers), len(found))
-        events = reset_form_state(offer_human=unknown) + noted
-        if found:
-            events.append(SlotSet("tracking_number", found[0]))
+        logger.info("tracked %d number(s), %d found", len(numbers), len(reported.found))
+        events = reset_form_state(offer_human=reported.unknown) + noted
+        if reported.found:
+            events.append(SlotSet("tracking_number", reported.found[0]))
         return events

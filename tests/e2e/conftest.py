@@ -17,6 +17,7 @@ from backend.store.db import get_engine
 from backend.store.models import Shipment
 from backend.store.queries import find_shipment
 from backend.store.seed import example_numbers, seed_database
+from knowledge import index as kindex
 from scripts.stack import Ports, Stack
 from scripts.train import train
 
@@ -50,6 +51,8 @@ def e2e_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def stack(e2e_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     model = train()
+    # The services load the default index, as `make run` builds it: ready before they start.
+    kindex.ensure_built(echo=lambda _line: None)
     logs = Path(tmp_path_factory.mktemp("e2e-logs"))
     running = Stack(model=model, database_url=e2e_store, ports=Ports.free(), log_dir=logs)
     running.start(timeout=300)

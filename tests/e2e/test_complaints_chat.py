@@ -79,3 +79,24 @@ def test_a_stranger_needs_proof(chat: Chat, e2e_store: str, examples: dict[str, 
     assert "doesn't match" in refused and "lost" not in refused.lower()
     shown = chat.say_text(parcel.tracking_number)
     assert reference in shown
+
+
+def test_questions_in_the_middle_of_a_claim(chat: Chat, examples: dict[str, Shipment]) -> None:
+    # A parcel no other test complains about, so a new ticket shows which parcel it is about.
+    parcel, other = examples["delivered on time"], examples["in transit"]
+    assert (
+        "what happened"
+        in chat.say_text(f"my parcel {parcel.tracking_number} arrived crushed").lower()
+    )
+    tracked = chat.say_text(f"hang on, where is {other.tracking_number} right now?")
+    assert other.tracking_number in tracked
+    assert "back to your complaint" in tracked.lower() and "what happened" in tracked.lower()
+    asked_amount = chat.say_text("the box was flattened and the lamp inside is broken")
+    assert "how much" in asked_amount.lower()
+    answered = chat.say_text("how long do I have to report damage?")
+    assert "Source:" in answered and "how much" in answered.lower()
+    chat.say_text(f"£{parcel.declared_value / 3:.2f}")
+    chat.say_text("yes")
+    filed = chat.say_text("chat")
+    found = REFERENCE.search(filed)
+    assert found and parcel.tracking_number in filed, filed

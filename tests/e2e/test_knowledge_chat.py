@@ -1,26 +1,18 @@
 """Questions about the service through the backend, the real Rasa and action servers.
 
-The services load the default index (``var/knowledge-index``), as ``make run`` does; it is
-built here first when the knowledge changed, so the first question does not wait for it.
+The services load the default index (``var/knowledge-index``), as ``make run`` does; the
+`stack` fixture builds it first when the knowledge changed.
 """
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
 from actions import messages
 from backend.store.models import Shipment
-from knowledge import index as kindex
 from tests.e2e.conftest import Chat
 
 OFFER_HUMAN = "Would you like to talk to one of our team about it?"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def built_index() -> None:
-    kindex.ensure_built(echo=lambda _line: None)
 
 
 def texts(messages: list[dict[str, object]]) -> str:
