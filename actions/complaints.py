@@ -768,30 +768,6 @@ class ActionComplaintStatus(Action):
         return reset_complaint_state()
 
 
-OPEN_COMPLAINT_NOTE = (
-    "By the way, your complaint {reference} is {status}. Ask me about it any time, quoting "
-    "the reference."
-)
-
-
-def open_complaint_note(
-    session: Any, tracker: Tracker, shipment_ids: list[int]
-) -> tuple[str | None, list[EventType]]:
-    """A one-time reminder of an open complaint filed in this conversation or about one of
-    these shipments, with the event remembering that it was said."""
-    already = list(tracker.get_slot("complaints_mentioned") or [])
-    tickets = service.open_tickets(session, conversation_id=tracker.sender_id)
-    for shipment_id in shipment_ids:
-        tickets += service.open_tickets(session, shipment_id=shipment_id)
-    for ticket in tickets:
-        if ticket.reference and ticket.reference not in already:
-            text = OPEN_COMPLAINT_NOTE.format(
-                reference=ticket.reference, status=service.STATUS_WORDS[ticket.status]
-            )
-            return text, [SlotSet("complaints_mentioned", [*already, ticket.reference])]
-    return None, []
-
-
 class ActionStopComplaint(Action):
     """Runs after a complaint form or status look-up is cancelled."""
 

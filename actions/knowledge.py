@@ -21,7 +21,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import messages
 from actions.forms import latest_text
-from backend.store import tracking_numbers
+from actions.open_complaints import remind_of_open_complaint
+from actions.store import StoreError, store_session
+from backend.store import queries, tracking_numbers
 from knowledge import SearchResult, get_index
 from knowledge.index import preload
 
@@ -137,7 +139,22 @@ class ActionAnswerQuestion(Action):
             text=messages.KNOWLEDGE_ANSWER.format(answer=" ".join(sentences), title=best.title),
             buttons=buttons,
         )
+        if number:
+            events += self.remind(dispatcher, tracker, number)
         return events
+
+    @staticmethod
+    def remind(dispatcher: CollectingDispatcher, tracker: Tracker, number: str) -> list[EventType]:
+        """An open complaint about the parcel in the question is mentioned once."""
+        try:
+            with store_session() as session:
+                shipment = queries.find_shipment(session, number)
+                if shipment is None or shipment.id is None:
+                    return []
+                return remind_of_open_complaint(dispatcher, session, tracker, [shipment.id])
+        except StoreError:
+            logger.exception("open complaint look-up failed")
+            return []
 
     @staticmethod
     def parcel_buttons(number: str, topic: str) -> list[dict[str, str]]:

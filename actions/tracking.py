@@ -13,7 +13,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlmodel import Session
 
 from actions import messages
-from actions.complaints import open_complaint_note
 from actions.forms import (
     OFFER_HUMAN_AFTER,
     EndsWhenBlocked,
@@ -21,6 +20,7 @@ from actions.forms import (
     latest_text,
     reset_form_state,
 )
+from actions.open_complaints import remind_of_open_complaint
 from actions.store import StoreError, store_session
 from backend.store import queries, tracking_numbers
 from backend.tracking import describe, summarise
@@ -130,9 +130,7 @@ class ActionTrackShipment(Action):
         try:
             with store_session() as session:
                 reported = report_parcels(dispatcher, session, numbers, datetime.now(UTC))
-                note, noted = open_complaint_note(session, tracker, reported.found_ids)
-                if note:
-                    dispatcher.utter_message(text=note)
+                noted = remind_of_open_complaint(dispatcher, session, tracker, reported.found_ids)
         except StoreError:
             logger.exception("tracking look-up failed")
             dispatcher.utter_message(text=messages.STORE_DOWN)

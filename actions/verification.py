@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from actions import messages
 from actions.forms import OFFER_HUMAN_AFTER, is_answer, latest_text, reset_form_state
+from actions.open_complaints import remind_of_open_complaint
 from actions.store import StoreError, store_session
 from backend.store import queries, tracking_numbers
 from backend.store.models import Shipment
@@ -198,17 +199,19 @@ class VerifiedShipmentAction(Action):
             # Defence in depth: the form guarantees this, the action checks it again.
             dispatcher.utter_message(text=messages.PHONE_FORMAT)
             return reset_form_state()
+        noted: list[EventType] = []
         try:
             with store_session() as session:
                 shipment = queries.find_shipment(session, number)
-                if shipment is None:
+                if shipment is None or shipment.id is None:
                     dispatcher.utter_message(text=messages.UNKNOWN_NUMBER.format(number=number))
                 else:
                     self.act(dispatcher, tracker, session, shipment)
+                    noted = remind_of_open_complaint(dispatcher, session, tracker, [shipment.id])
         except StoreError:
             logger.exception("%s failed", self.name())
             dispatcher.utter_message(text=messages.STORE_DOWN)
-        return [*reset_form_state(), SlotSet("tracking_number", number)]
+        return [*reset_form_state(), SlotSet("tracking_number", number), *noted]
 
 
 class ActionShowDeliveryDetails(VerifiedShipmentAction):

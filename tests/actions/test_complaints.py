@@ -461,22 +461,3 @@ async def test_unknown_reference_twice_offers_a_person(domain: dict[str, Any]) -
     tracker = make_tracker(slots={"blocked_reason": "unknown"})
     events = slot_events(await ActionComplaintStatus().run(dispatcher, tracker, domain))
     assert events["offer_human"] is True
-
-
-async def test_tracking_mentions_an_open_complaint_once(
-    domain: dict[str, Any], parcels: list[Shipment]
-) -> None:
-    from actions.tracking import ActionTrackShipment
-
-    parcel = parcels[4]
-    reference = await filed_ticket(domain, parcel, "filer-4")
-    slots = {"tracking_numbers": [parcel.tracking_number]}
-    dispatcher = CollectingDispatcher()
-    tracker = make_tracker(slots=slots, sender="tracker-person")
-    events = slot_events(await ActionTrackShipment().run(dispatcher, tracker, domain))
-    assert reference in texts(dispatcher)[-1]
-    assert events["complaints_mentioned"] == [reference]
-    dispatcher = CollectingDispatcher()
-    tracker = make_tracker(slots=slots | events, sender="tracker-person")
-    await ActionTrackShipment().run(dispatcher, tracker, domain)
-    assert all(reference not in line for line in texts(dispatcher))
