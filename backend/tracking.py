@@ -1,8 +1,8 @@
 """What a customer is told about a parcel: a summary of its state and a sentence or two about it.
 
 Pure functions over a `Shipment`, its `TrackingEvent`s and the current time; no database. Dates
-a customer sees (promised, expected, "yesterday") are UK dates, so times are read in
-Europe/London. Working days are Monday to Friday.
+a customer sees (promised, expected, "yesterday") are the carrier's dates, so times are read in
+its time zone (settings: Europe/London). Working days are Monday to Friday.
 
 Lateness: a delivered parcel is late by the days between its promised date and its delivery
 date; a parcel still on its way is late by the days since its promised date. Parcels that are
@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from backend.config import carrier_zone
 from backend.store.models import EventCode, Shipment, ShipmentStatus, TrackingEvent
 
-UK = ZoneInfo("Europe/London")
+UK = carrier_zone()
 
 S = ShipmentStatus
 STATUS_TEXT: dict[ShipmentStatus, str] = {
