@@ -265,10 +265,12 @@
 
   let socket = null;
   let socketOpen = false;
+  let socketReady = false;
   let backoff = BACKOFF_MIN_MS;
   let reconnectTimer = null;
   let pingTimer = null;
   let pollTimer = null;
+  let readyWaiters = []; // sends waiting for a connecting socket's "ready"
 
   function socketUrl() {
     const url = new URL("/api/chat/ws", ORIGIN);
@@ -315,6 +317,8 @@
       const wasOpen = socketOpen;
       socket = null;
       socketOpen = false;
+      socketReady = false;
+      settleWaiters();
       window.clearInterval(pingTimer);
       if (event.code === 1008) forgetConversation(); // the id was refused: start afresh
       if (waitingRef !== null) {
@@ -339,8 +343,23 @@
     reconnectTimer = window.setTimeout(connect, delay);
   }
 
+  function settleWaiters() {
+    const waiters = readyWaiters;
+    readyWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  // A socket still connecting gets a moment, so the first message does not race its "ready".
+  function socketSettled(timeoutMs = 3000) {
+    if (!socket || socketReady) return Promise.resolve();
+    return new Promise((resolve) => {
+      readyWaiters.push(resolve);
+      window.setTimeout(resolve, timeoutMs);
+    });
+  }
+
   function sendFrame(frame) {
-    if (!socket || !socketOpen) return false;
+    if (!socket || !socketReady) return false;
     try {
       socket.send(JSON.stringify(frame));
       return true;
@@ -353,12 +372,13 @@
     if (!frame || typeof frame !== "object") return;
     if (frame.type === "ready") {
       if (conversationId && frame.conversation_id !== conversationId) {
-        // A message went by HTTP while this socket was opening and started the conversation
-        // there: reconnect to that one.
+        // The conversation started over HTTP while this socket was opening: use that one.
         socket?.close();
         return;
       }
       remember(frame.conversation_id);
+      socketReady = true;
+      settleWaiters();
     } else if (frame.type === "push") {
       for (const message of frame.messages || []) render(message);
     } else if (frame.type === "reply") {
@@ -462,6 +482,7 @@
     setBusy(true);
     refCounter += 1;
     const ref = `m${refCounter}`;
+    await socketSettled();
     if (sendFrame({ type: "message", text, ref })) {
       waitingRef = ref;
       return;
