@@ -1,12 +1,13 @@
 """Browser tests in one place: Debian's chromium driven by playwright, and the widget's moves.
 
-A test module calls `require_browser()` at import: outside `make test` (which installs both) a
-missing chromium or playwright skips the module; under `make test` (REQUIRE_BROWSER=1) it fails.
+A browser test is marked with `require_browser()`: outside `make test` (which installs both) a
+missing chromium or playwright skips it; under `make test` (REQUIRE_BROWSER=1) it fails.
 The `browser` fixture lives in tests/conftest.py.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -30,11 +31,11 @@ CONVERSATION_KEY = "parcelline-conversation"
 
 
 def require_browser() -> pytest.MarkDecorator:
-    """The mark that skips a browser test module where it cannot run (outside `make test`)."""
+    """The mark that skips a browser test where it cannot run (outside `make test`)."""
     if os.environ.get("REQUIRE_BROWSER") == "1":
         return pytest.mark.usefixtures()
-    pytest.importorskip("playwright.sync_api")
-    return pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+    missing = CHROMIUM is None or importlib.util.find_spec("playwright") is None
+    return pytest.mark.skipif(missing, reason="chromium or playwright is not installed")
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -10,9 +10,11 @@ import pytest
 from tests.browser import CHROMIUM, LAUNCH_ARGS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless chromium for the whole run; each test opens its own context."""
+    """A headless chromium per test module; each test opens its own context. Not per session:
+    while playwright's sync API runs, its event loop is the thread's running loop, which
+    async tests in other modules cannot share."""
     from playwright import sync_api as playwright_api
 
     with playwright_api.sync_playwright() as playwright:

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.websockets import WebSocketState
 
@@ -118,6 +119,9 @@ async def answer(
     if not limiter.allow(conversation_id, client_ip):
         logger.info("rate limited conversation=%s ip=%s", conversation_id, client_ip)
         return Answer(None, [_notice(rate_limited_reply())])
+    # Far over the limit: refused before the work of cleaning it.
+    if len(raw) > 2 * settings.max_message_chars:
+        return Answer(None, [_notice(too_long_reply(settings))])
     text = clean_message(raw)
     if is_blank(text):
         return Answer(None, [_notice(empty_message_reply())])
@@ -211,9 +215,14 @@ def _dump(messages: list[ChatMessagePublic]) -> list[dict[str, Any]]:
 
 
 def _read_history(websocket: WebSocket, conversation_id: str, after: int) -> list[Any]:
-    with Session(websocket.app.state.engine) as session:
-        rows = conversation_history(session, conversation_id, HISTORY_LIMIT, after_id=after)
-        return [public(r) for r in rows]
+    try:
+        with Session(websocket.app.state.engine) as session:
+            rows = conversation_history(session, conversation_id, HISTORY_LIMIT, after_id=after)
+            return [public(r) for r in rows]
+    except SQLAlchemyError as exc:
+        # The chat still works without the transcript; messages queued in memory still come.
+        logger.error("history unreadable conversation=%s: %s", conversation_id, exc)
+        return []
 
 
 class _Incoming(BaseModel):

@@ -253,6 +253,8 @@
     if (!id || id === conversationId) return;
     conversationId = id;
     store(STORAGE_KEY, id);
+    // A socket on another conversation (it opened while HTTP started this one) reconnects.
+    if (socket && socketConversation && socketConversation !== id) socket.close();
   }
 
   function forgetConversation() {
@@ -266,6 +268,7 @@
   let socket = null;
   let socketOpen = false;
   let socketReady = false;
+  let socketConversation = null;
   let backoff = BACKOFF_MIN_MS;
   let reconnectTimer = null;
   let pingTimer = null;
@@ -318,6 +321,7 @@
       socket = null;
       socketOpen = false;
       socketReady = false;
+      socketConversation = null;
       settleWaiters();
       window.clearInterval(pingTimer);
       if (event.code === 1008) forgetConversation(); // the id was refused: start afresh
@@ -376,6 +380,7 @@
         socket?.close();
         return;
       }
+      socketConversation = frame.conversation_id;
       remember(frame.conversation_id);
       socketReady = true;
       settleWaiters();

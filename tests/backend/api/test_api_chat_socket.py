@@ -188,3 +188,11 @@ def test_history_of_an_unknown_or_malformed_id(backend: Backend) -> None:
     unknown = backend.get(f"/api/chat/{uuid.uuid4().hex}/history")
     assert unknown.status_code == 200 and unknown.json()["messages"] == []
     assert backend.get("/api/chat/bad%20id!/history").status_code == 422
+
+
+def test_a_frame_far_over_the_size_limit_is_refused_at_once(app_client: TestClient) -> None:
+    with app_client.websocket_connect("/api/chat/ws") as socket:
+        socket.receive_json()
+        socket.send_json({"type": "message", "text": "y" * 1_000_000, "ref": "big"})
+        reply = socket.receive_json()
+    assert reply["messages"][0]["text"] == too_long_reply(Settings(max_message_chars=50)).text
