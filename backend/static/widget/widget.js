@@ -322,6 +322,7 @@
       socketOpen = false;
       socketReady = false;
       socketConversation = null;
+      host.dataset.transport = "http";
       settleWaiters();
       window.clearInterval(pingTimer);
       if (event.code === 1008) forgetConversation(); // the id was refused: start afresh
@@ -383,6 +384,7 @@
       socketConversation = frame.conversation_id;
       remember(frame.conversation_id);
       socketReady = true;
+      host.dataset.transport = "websocket"; // for the page's own diagnostics and tests
       settleWaiters();
     } else if (frame.type === "push") {
       for (const message of frame.messages || []) render(message);

@@ -3,7 +3,6 @@ against a real backend and a fake Rasa over HTTP. The real assistant: tests/e2e.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -125,12 +124,12 @@ def test_reload_restores_the_conversation_and_proactive_messages_arrive(make_pag
     # The panel was open, so it opens again, with the history.
     assert wait_for_bubbles(page, "bot", 1) == ["echo: hello"]
     assert bubbles(page, "customer") == ["hello"]
-    page.locator(".pl-send").wait_for()
-    time.sleep(0.5)  # let the socket open
-    started = time.monotonic()
+    page.locator("[data-parcelline-root][data-transport='websocket']").wait_for(state="attached")
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if r.url.endswith("/messages") else None)
     proactive(backend, conversation, "How did we do?")
-    assert wait_for_bubbles(page, "bot", 2, timeout=5000)[-1] == "How did we do?"
-    assert time.monotonic() - started < 5
+    assert wait_for_bubbles(page, "bot", 2)[-1] == "How did we do?"
+    assert polls == []  # pushed over the socket, not polled
     assert conversation_id(page) == conversation
     assert bubbles(page, "bot") == ["echo: hello", "How did we do?"]  # nothing twice
 
