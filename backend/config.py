@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     relationship_sample_size: int = 5
     # Minutes since the widget last spoke or polled for a chat to count as open.
     open_chat_minutes: int = 10
+    # Customer messages accepted per minute, per conversation and per client IP (0 = no limit).
+    chat_rate_per_conversation: int = 20
+    chat_rate_per_ip: int = 60
+    # Sites allowed to embed the widget when it is served from another origin (comma-separated,
+    # e.g. "https://www.carrier.example"); the backend's own pages need nothing here.
+    widget_origins: str = ""
+
+    @property
+    def widget_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.widget_origins.split(",") if o.strip()]
 
 
 def carrier_zone(settings: Settings | None = None) -> ZoneInfo:

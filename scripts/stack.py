@@ -54,6 +54,8 @@ class Stack:
     )
     # Token of Rasa's HTTP API, which the backend uses to start proactive surveys.
     api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # Extra environment for the three processes (tests set limits this way).
+    env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -84,6 +86,7 @@ class Stack:
                 "KNOWLEDGE_PRELOAD": "1",
             }
         )
+        env.update(self.env)
         return env
 
     def commands(self) -> dict[str, list[str]]:

@@ -9,20 +9,21 @@ state in memory, so one worker per process (see rasa_gateway).
 
 from __future__ import annotations
 
-import html
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
 
 from backend.api.logging import RequestLogMiddleware, setup_logging, silence_access_log
-from backend.api.rasa_gateway import RasaGateway, apology_text
+from backend.api.rasa_gateway import RasaGateway
+from backend.api.rate_limit import RateLimiter
 from backend.api.routes import (
     chat,
     complaints,
@@ -31,6 +32,7 @@ from backend.api.routes import (
     shipments,
     surveys,
     tracking_events,
+    widget,
 )
 from backend.api.routes import crm as crm_routes
 from backend.api.routes import knowledge as knowledge_routes
@@ -39,11 +41,6 @@ from backend.store.db import get_engine
 from knowledge.index import preload as preload_knowledge
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-# The page renders with textContent only; the policy is a second fence against injected markup.
-PAGE_CSP = (
-    "default-src 'self'; img-src 'self' https: data:; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
 DATABASE_UNAVAILABLE = (
     "The customer database is unavailable right now. Please try again in a few minutes."
 )
@@ -68,7 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # trust_env=False: Rasa is an internal service, never reached through a proxy.
         async with httpx.AsyncClient(trust_env=False) as client:
             app.state.http_client = client
-            app.state.gateway = RasaGateway(settings, client)
+            app.state.gateway = RasaGateway(settings, client, app.state.engine)
+            app.state.gateway.bind_loop()
             preload_knowledge()
             logger.info("backend ready, rasa at %s", settings.rasa_url)
             yield
@@ -80,7 +78,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings)
     app.add_middleware(RequestLogMiddleware)
+    if settings.widget_origin_list:
+        # Carriers' sites that embed the widget call the chat API from their own origin.
+        # No credentials: the conversation id in the request is the only key.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.widget_origin_list,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+        )
     app.add_exception_handler(DBAPIError, _database_unavailable)
 
     app.include_router(chat.router)
@@ -92,8 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tracking_events.router)
     app.include_router(knowledge_routes.router)
     app.include_router(crm_routes.router)
+    app.include_router(widget.router(settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_api_route("/", _index_route(settings), methods=["GET"], include_in_schema=False)
     return app
 
 
@@ -106,18 +114,6 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     return JSONResponse(
         {"detail": DATABASE_UNAVAILABLE}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE
     )
-
-
-def _index_route(settings: Settings) -> Callable[[], Awaitable[HTMLResponse]]:
-    # The page carries the apology so it can still show it when the backend cannot be reached.
-    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-    page = page.replace("__APOLOGY__", html.escape(apology_text(settings), quote=True))
-    headers = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
-
-    async def index() -> HTMLResponse:
-        return HTMLResponse(page, headers=headers)
-
-    return index
 
 
 app = create_app()

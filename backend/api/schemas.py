@@ -30,6 +30,17 @@ class BotMessage(BaseModel):
     custom: Any = None
 
 
+class ChatMessagePublic(BotMessage):
+    """A message as the widget shows it: who said it, when, and its place in the transcript."""
+
+    id: int | None = Field(
+        default=None, description="Transcript id (None when it could not be recorded)."
+    )
+    sender: Literal["customer", "bot", "agent", "system"] = "bot"
+    created_at: datetime | None = None
+    agent_name: str | None = None
+
+
 class RasaCallbackMessage(BotMessage):
     """What Rasa's `callback` output channel POSTs for each bot message."""
 
@@ -48,12 +59,20 @@ class ChatRequest(BaseModel):
 
 class ChatResponse(BaseModel):
     conversation_id: str
-    messages: list[BotMessage]
+    customer_message_id: int | None = Field(
+        default=None, description="Transcript id of the customer's message, once recorded."
+    )
+    messages: list[ChatMessagePublic]
 
 
 class PendingMessages(BaseModel):
     conversation_id: str
-    messages: list[BotMessage]
+    messages: list[ChatMessagePublic]
+
+
+class ChatHistory(BaseModel):
+    conversation_id: str
+    messages: list[ChatMessagePublic] = Field(description="Oldest first.")
 
 
 class TrackingEventPublic(BaseModel):

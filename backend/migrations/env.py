@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 import backend.complaints.models  # noqa: F401  (registers the complaint tables)
+import backend.conversations.models  # noqa: F401  (registers the chat transcript)
 import backend.crm.models  # noqa: F401  (registers the CRM tables)
 import backend.store.models  # noqa: F401  (registers the store's tables)
 import backend.surveys.models  # noqa: F401  (registers the survey tables)

@@ -54,7 +54,11 @@ def stack(e2e_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     # The services load the default index, as `make run` builds it: ready before they start.
     kindex.ensure_built(echo=lambda _line: None)
     logs = Path(tmp_path_factory.mktemp("e2e-logs"))
-    running = Stack(model=model, database_url=e2e_store, ports=Ports.free(), log_dir=logs)
+    # Every test speaks from 127.0.0.1 and fast: no per-minute limits (tested in tests/backend).
+    limits = {"CHAT_RATE_PER_CONVERSATION": "0", "CHAT_RATE_PER_IP": "0"}
+    running = Stack(
+        model=model, database_url=e2e_store, ports=Ports.free(), log_dir=logs, env=limits
+    )
     running.start(timeout=300)
     try:
         yield running

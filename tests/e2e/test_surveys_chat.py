@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +21,7 @@ from backend.surveys.models import (
     SurveyKind,
 )
 from scripts.stack import Stack
+from tests.browser import PHONE, require_browser, wait_for_bubbles
 from tests.e2e.conftest import Chat
 
 AUTH = {"Authorization": "Bearer dev-internal-token"}  # the default internal token
@@ -183,17 +182,11 @@ def test_stop_sending_me_surveys(chat: Chat) -> None:
     assert "Stop surveys" in answer
 
 
+@require_browser()
 def test_a_survey_link_opens_the_chat_and_starts_the_survey(
-    stack: Stack, e2e_store: str, examples: dict[str, Shipment]
+    browser: Any, stack: Stack, e2e_store: str, examples: dict[str, Shipment]
 ) -> None:
     """The SMS link in a real browser: the page starts the survey and forgets the token."""
-    chromium = shutil.which("chromium")
-    if os.environ.get("REQUIRE_BROWSER") != "1" and (
-        chromium is None or importlib.util.find_spec("playwright") is None
-    ):
-        pytest.skip("chromium or playwright is not installed")
-    from playwright.sync_api import sync_playwright
-
     parcel = spare_shipment(e2e_store, ShipmentStatus.delivered, examples, skip=2)
     now = datetime.now(UTC)
     with Session(get_engine(e2e_store)) as session:
@@ -208,18 +201,14 @@ def test_a_survey_link_opens_the_chat_and_starts_the_survey(
         session.add(invitation)
         session.commit()
         token = invitation.token
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=args)
-        try:
-            page = browser.new_page(viewport={"width": 375, "height": 667})
-            page.goto(f"{stack.backend_url}/?survey={token}")
-            page.locator(".msg--bot").nth(1).wait_for(timeout=30_000)
-            said = "\n".join(page.locator(".msg--bot").all_inner_texts())
-            assert parcel.tracking_number in said and "how satisfied" in said.lower()
-            assert "survey=" not in page.url
-            page.get_by_role("button", name="4 ★★★★").click()
-            page.locator(".msg--bot").nth(2).wait_for(timeout=30_000)
-            assert "on time" in page.locator(".msg--bot").nth(2).inner_text().lower()
-        finally:
-            browser.close()
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto(f"{stack.backend_url}/?survey={token}")
+        said = "\n".join(wait_for_bubbles(page, "bot", 2))
+        assert parcel.tracking_number in said and "how satisfied" in said.lower()
+        assert "survey=" not in page.url
+        page.get_by_role("button", name="4 ★★★★").click()
+        assert "on time" in wait_for_bubbles(page, "bot", 3)[2].lower()
+    finally:
+        context.close()

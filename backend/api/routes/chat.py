@@ -1,25 +1,49 @@
-"""The chat endpoints the widget talks to."""
+"""The chat endpoints the widget talks to: a WebSocket, with HTTP POST and polling as fallback.
+
+Both paths take a customer message through `answer`: cleaning, the rate limits, the size
+limit, then the gateway's turn. The conversation id is the customer's bearer secret (random,
+kept in the browser); no endpoint lists conversations to shippers.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
+import secrets
 import unicodedata
-import uuid
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+from starlette.websockets import WebSocketState
 
-from backend.api.routes import GatewayDep, SettingsDep
+from backend.api.rasa_gateway import RasaGateway, public
+from backend.api.rate_limit import RateLimiter, rate_limited_reply
+from backend.api.routes import GatewayDep, SessionDep, SettingsDep
 from backend.api.schemas import (
     CONVERSATION_ID_PATTERN,
     BotMessage,
+    ChatHistory,
+    ChatMessagePublic,
     ChatRequest,
     ChatResponse,
     PendingMessages,
 )
 from backend.config import Settings
+from backend.conversations.service import conversation_history
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
+logger = logging.getLogger("backend.api.chat")
+
+_CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
+# Close code for a socket whose conversation id is refused: the widget starts a new one.
+POLICY_VIOLATION = 1008
+HISTORY_LIMIT = 200
 
 # A message starting with "/" is how Rasa receives a button payload (intent plus optional
 # entities as JSON). Typed by hand, it reaches Rasa the same way only when it has exactly that
@@ -67,29 +91,78 @@ def too_long_reply(settings: Settings) -> BotMessage:
     )
 
 
+def new_conversation_id() -> str:
+    # 32 hex characters (128 bits): the id is the only key to the transcript, so never guessable.
+    return secrets.token_hex(16)
+
+
+@dataclass
+class Answer:
+    customer_message_id: int | None
+    messages: list[ChatMessagePublic]
+
+
+def _notice(message: BotMessage) -> ChatMessagePublic:
+    # Said by the gateway itself and not recorded: it is no turn of the conversation.
+    return ChatMessagePublic(text=message.text, sender="bot")
+
+
+async def answer(
+    raw: str,
+    conversation_id: str,
+    client_ip: str | None,
+    gateway: RasaGateway,
+    limiter: RateLimiter,
+    settings: Settings,
+) -> Answer:
+    """One customer message from either transport, through the limits to the assistant."""
+    if not limiter.allow(conversation_id, client_ip):
+        logger.info("rate limited conversation=%s ip=%s", conversation_id, client_ip)
+        return Answer(None, [_notice(rate_limited_reply())])
+    # Far over the limit: refused before the work of cleaning it.
+    if len(raw) > 2 * settings.max_message_chars:
+        return Answer(None, [_notice(too_long_reply(settings))])
+    text = clean_message(raw)
+    if is_blank(text):
+        return Answer(None, [_notice(empty_message_reply())])
+    if len(text) > settings.max_message_chars:
+        return Answer(None, [_notice(too_long_reply(settings))])
+    turn = await gateway.turn(conversation_id, text)
+    return Answer(turn.customer.id, turn.messages)
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    return request.app.state.rate_limiter
+
+
 @router.post(
     "",
     response_model=ChatResponse,
     summary="Send one customer message and get the assistant's answer",
     description=(
-        "Starts a conversation when `conversation_id` is omitted (the answer carries the new "
-        "id). The message is cleaned (Unicode NFC, control characters removed, blanks "
-        "stripped); empty or over-long messages are answered here without reaching the "
-        "assistant. A message shaped like a button payload (`/intent` or "
-        '`/intent{"entity": "value"}`) is passed on as one. When the assistant cannot '
-        "answer, `messages` holds one apology with the support phone number."
+        "The fallback of the WebSocket `/api/chat/ws`. Starts a conversation when "
+        "`conversation_id` is omitted (the answer carries the new id). The message is cleaned "
+        "(Unicode NFC, control characters removed, blanks stripped); empty or over-long "
+        "messages, and messages over the per-minute limits of the conversation or the client "
+        "address, are answered here with a polite notice without reaching the assistant. A "
+        'message shaped like a button payload (`/intent` or `/intent{"entity": "value"}`) '
+        "is passed on as one. When the assistant cannot answer, `messages` holds one apology "
+        "with the support phone number."
     ),
 )
-async def post_chat(body: ChatRequest, gateway: GatewayDep, settings: SettingsDep) -> ChatResponse:
-    conversation_id = body.conversation_id or uuid.uuid4().hex
-    text = clean_message(body.message)
-    if is_blank(text):
-        messages = [empty_message_reply()]
-    elif len(text) > settings.max_message_chars:
-        messages = [too_long_reply(settings)]
-    else:
-        messages = await gateway.send(conversation_id, text)
-    return ChatResponse(conversation_id=conversation_id, messages=messages)
+async def post_chat(
+    body: ChatRequest, request: Request, gateway: GatewayDep, settings: SettingsDep
+) -> ChatResponse:
+    conversation_id = body.conversation_id or new_conversation_id()
+    client_ip = request.client.host if request.client else None
+    result = await answer(
+        body.message, conversation_id, client_ip, gateway, get_limiter(request), settings
+    )
+    return ChatResponse(
+        conversation_id=conversation_id,
+        customer_message_id=result.customer_message_id,
+        messages=result.messages,
+    )
 
 
 ConversationId = Annotated[str, Path(pattern=CONVERSATION_ID_PATTERN)]
@@ -98,13 +171,170 @@ ConversationId = Annotated[str, Path(pattern=CONVERSATION_ID_PATTERN)]
 @router.get(
     "/{conversation_id}/messages",
     response_model=PendingMessages,
-    summary="Collect messages the assistant sent on its own",
+    summary="Collect messages the assistant or an agent sent on their own",
     description=(
         "Returns, and forgets, the messages that arrived for this conversation outside a "
-        "customer turn (e.g. a post-delivery survey). The widget polls this every few seconds."
+        "customer turn while no WebSocket of it was open (e.g. a post-delivery survey, an "
+        "agent's reply). The widget polls this when it cannot keep a WebSocket open."
     ),
 )
 async def get_pending(conversation_id: ConversationId, gateway: GatewayDep) -> PendingMessages:
     return PendingMessages(
         conversation_id=conversation_id, messages=gateway.take_pending(conversation_id)
+    )
+
+
+@router.get(
+    "/{conversation_id}/history",
+    response_model=ChatHistory,
+    summary="The conversation's transcript, to restore the widget after a reload",
+    description=(
+        "The last 200 messages (customer, assistant, agent), oldest first; with `after`, only "
+        "those with a larger id. Anyone holding the conversation id may read it, so the widget "
+        "keeps the id like a password."
+    ),
+)
+def get_history(
+    conversation_id: ConversationId,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> ChatHistory:
+    rows = conversation_history(session, conversation_id, HISTORY_LIMIT, after_id=after)
+    return ChatHistory(conversation_id=conversation_id, messages=[public(r) for r in rows])
+
+
+# ------------------------------------------------------------------ WebSocket
+
+
+def _frame(kind: str, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, **fields}
+
+
+def _dump(messages: list[ChatMessagePublic]) -> list[dict[str, Any]]:
+    return [m.model_dump(mode="json") for m in messages]
+
+
+def _read_history(websocket: WebSocket, conversation_id: str, after: int) -> list[Any]:
+    try:
+        with Session(websocket.app.state.engine) as session:
+            rows = conversation_history(session, conversation_id, HISTORY_LIMIT, after_id=after)
+            return [public(r) for r in rows]
+    except SQLAlchemyError as exc:
+        # The chat still works without the transcript; messages queued in memory still come.
+        logger.error("history unreadable conversation=%s: %s", conversation_id, exc)
+        return []
+
+
+class _Incoming(BaseModel):
+    type: Literal["message"]
+    text: str
+    ref: str | int | None = None
+
+
+class _Socket:
+    """One widget connection: frames are sent by one writer at a time, each message once
+    (a message queued for the conversation may also be in the transcript read on connect)."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self._lock = asyncio.Lock()
+        self._sent: set[int] = set()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self._lock:
+            await self.websocket.send_json(frame)
+
+    async def send_messages(
+        self, kind: str, messages: list[ChatMessagePublic], **extra: Any
+    ) -> None:
+        fresh = [m for m in messages if m.id is None or m.id not in self._sent]
+        self._sent.update(m.id for m in fresh if m.id is not None)
+        if fresh or extra:
+            await self.send(_frame(kind, messages=_dump(fresh), **extra))
+
+
+@router.websocket("/ws")
+async def chat_socket(
+    websocket: WebSocket,
+    conversation_id: str | None = None,
+    after: int = 0,
+) -> None:
+    """JSON frames both ways. In: `{"type": "message", "text": ..., "ref": ...}` and
+    `{"type": "ping"}`. Out: `ready` (the conversation id), `reply` (the answers to the message
+    with that `ref`, with `customer_message_id`), `push` (messages the customer did not ask
+    for, and on connect those after `after` in the transcript), `pong` and `error`."""
+    await websocket.accept()
+    if conversation_id is None:
+        conversation_id = new_conversation_id()
+    elif not _CONVERSATION_ID.fullmatch(conversation_id):
+        await websocket.send_json(_frame("error", detail="Unknown conversation."))
+        await websocket.close(POLICY_VIOLATION)
+        return
+    state = websocket.app.state
+    gateway: RasaGateway = state.gateway
+    settings: Settings = state.settings
+    client_ip = websocket.client.host if websocket.client else None
+    socket = _Socket(websocket)
+    queue = gateway.subscribe(conversation_id)
+    pusher: asyncio.Task[None] | None = None
+    try:
+        await socket.send(_frame("ready", conversation_id=conversation_id))
+        # What the widget missed while disconnected (recorded, so it survives a restart too).
+        missed = await asyncio.to_thread(_read_history, websocket, conversation_id, max(after, 0))
+        await socket.send_messages("push", missed)
+        pusher = asyncio.create_task(_push_forever(socket, queue))
+        while True:
+            frame = await websocket.receive_json()
+            await _handle(frame, socket, conversation_id, client_ip, gateway, state, settings)
+    except WebSocketDisconnect:
+        pass
+    except (ValueError, RuntimeError) as exc:
+        # Not JSON, or the socket went away mid-send: end this connection, the widget reconnects.
+        logger.info("socket closed conversation=%s: %s", conversation_id, exc)
+    finally:
+        if pusher is not None:
+            pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pusher
+        gateway.unsubscribe(conversation_id, queue)
+        if websocket.client_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError):
+                await websocket.close()
+
+
+async def _push_forever(socket: _Socket, queue: asyncio.Queue[ChatMessagePublic]) -> None:
+    while True:
+        message = await queue.get()
+        try:
+            await socket.send_messages("push", [message])
+        except (RuntimeError, WebSocketDisconnect):
+            return
+
+
+async def _handle(
+    frame: Any,
+    socket: _Socket,
+    conversation_id: str,
+    client_ip: str | None,
+    gateway: RasaGateway,
+    state: Any,
+    settings: Settings,
+) -> None:
+    kind = frame.get("type") if isinstance(frame, dict) else None
+    if kind == "ping":
+        gateway.touch(conversation_id)
+        await socket.send(_frame("pong"))
+        return
+    try:
+        message = _Incoming.model_validate(frame)
+    except ValidationError:
+        await socket.send(
+            _frame("error", detail="I couldn't read that message; please send it again.")
+        )
+        return
+    result = await answer(
+        message.text, conversation_id, client_ip, gateway, state.rate_limiter, settings
+    )
+    await socket.send_messages(
+        "reply", result.messages, ref=message.ref, customer_message_id=result.customer_message_id
     )

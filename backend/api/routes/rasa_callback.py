@@ -20,5 +20,5 @@ async def rasa_callback(
     expected = settings.rasa_callback_secret.encode()
     if not hmac.compare_digest(secret.encode(), expected):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Forbidden")
-    gateway.deliver(message.recipient_id, message)
+    await gateway.deliver(message.recipient_id, message)
     return {"status": "ok"}

@@ -230,6 +230,9 @@ def start_backend(database_url: str) -> Iterator[Callable[..., Backend]]:
             "rasa_timeout_seconds": 5.0,
             "health_timeout_seconds": 2.0,
             "log_level": "INFO",
+            # Every test speaks from 127.0.0.1, many fast: limits only where a test sets them.
+            "chat_rate_per_conversation": 0,
+            "chat_rate_per_ip": 0,
         } | overrides
         settings = Settings(**values)
         server = serve(create_app(settings))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import html
+import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -29,27 +30,42 @@ def test_settings_come_from_the_environment(monkeypatch, clean_settings_cache):
     assert settings.support_phone == "0800 000 000"
 
 
-def test_chat_page_is_served_with_its_assets(backend):
+def test_demo_page_embeds_the_widget_with_one_tag(backend):
     page = backend.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    text = page.text
-    assert '<label for="message"' in text
-    assert 'aria-live="polite"' in text
-    assert 'name="viewport"' in text
-    # The apology is baked into the page, escaped, for when the backend cannot be reached.
-    assert html.escape(apology_text(backend.settings), quote=True) in text
-    assert "__APOLOGY__" not in text
-
-    for asset, kind in (("/static/chat.js", "javascript"), ("/static/chat.css", "text/css")):
-        response = backend.get(asset)
-        assert response.status_code == 200
-        assert kind in response.headers["content-type"]
+    assert page.headers["cache-control"] == "no-cache"
+    assert '<script src="/widget.js" data-parcelline-widget defer></script>' in page.text
+    assert 'name="viewport"' in page.text
 
 
-def test_chat_script_never_renders_markup(backend):
-    script = backend.get("/static/chat.js").text
+def test_widget_script_carries_the_apology_and_a_versioned_stylesheet(backend):
+    response = backend.get("/widget.js")
+    assert response.status_code == 200
+    assert "javascript" in response.headers["content-type"]
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    script = response.text
+    # The apology is baked in as a JS string, for when the backend cannot be reached.
+    assert json.dumps(apology_text(backend.settings)) in script
+    assert "__APOLOGY__" not in script and "__CSS_VERSION__" not in script
+    version = re.search(r'const CSS_VERSION = "([0-9a-f]{16})"', script)
+    assert version is not None
+    css = backend.get(f"/static/widget/widget.css?v={version.group(1)}")
+    assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+    with backend.client() as client:
+        again = client.get("/widget.js", headers={"If-None-Match": response.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_old_chat_page_assets_are_gone(backend):
+    for asset in ("/static/chat.js", "/static/chat.css"):
+        assert backend.get(asset).status_code == 404
+
+
+def test_widget_script_never_renders_markup(backend):
+    script = backend.get("/widget.js").text
     assert "textContent" in script
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script
@@ -65,6 +81,7 @@ def test_openapi_documents_every_public_route(backend):
     assert set(operations) == {
         ("POST", "/api/chat"),
         ("GET", "/api/chat/{conversation_id}/messages"),
+        ("GET", "/api/chat/{conversation_id}/history"),
         ("GET", "/api/shipments/{tracking_number}"),
         ("GET", "/health"),
         ("GET", "/health/live"),

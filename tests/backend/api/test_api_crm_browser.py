@@ -7,24 +7,18 @@ Skipped where chromium or playwright is not installed (outside `make test`).
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.backend.api.conftest import Backend
+from tests.browser import require_browser
 
-CHROMIUM = shutil.which("chromium")
-if os.environ.get("REQUIRE_BROWSER") != "1":
-    pytest.importorskip("playwright.sync_api")
-    pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-from playwright import sync_api as playwright_api  # noqa: E402
+pytestmark = require_browser()
 
 TOKEN = "crm-browser-token-0123456789"
 SCREENSHOT = Path(__file__).resolve().parents[3] / "var" / "results" / "crm-dashboard.png"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 CHARTS = [
     "pyramid-chart",
     "revenue-chart",
@@ -42,14 +36,6 @@ def crm(start_backend: Callable[..., Backend]) -> Backend:
     with backend.client() as client:
         client.post("/api/crm/recompute", headers={"Authorization": f"Bearer {TOKEN}"})
     return backend
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -1,0 +1,80 @@
+"""Messages per minute per conversation and per client address: the limiter, and over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+
+from backend.api.rate_limit import RateLimiter, rate_limited_reply
+from backend.config import Settings
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limiter(per_conversation: int = 3, per_ip: int = 5) -> tuple[RateLimiter, Clock]:
+    clock = Clock()
+    settings = Settings(chat_rate_per_conversation=per_conversation, chat_rate_per_ip=per_ip)
+    return RateLimiter(settings, clock=clock), clock
+
+
+def test_a_conversation_gets_its_limit_per_minute_then_waits() -> None:
+    limits, clock = limiter(per_conversation=3)
+    assert [limits.allow("conv-1", "10.0.0.1") for _ in range(4)] == [True, True, True, False]
+    clock.now += 59
+    assert not limits.allow("conv-1", "10.0.0.1")
+    clock.now += 1.5  # the first three are now more than a minute old
+    assert limits.allow("conv-1", "10.0.0.1")
+
+
+def test_an_address_is_limited_across_its_conversations() -> None:
+    limits, _ = limiter(per_conversation=3, per_ip=5)
+    allowed = [limits.allow(f"conv-{n}", "10.0.0.1") for n in range(6)]
+    assert allowed == [True] * 5 + [False]
+    assert limits.allow("conv-9", "10.0.0.2")  # another address is not affected
+
+
+def test_a_refused_message_is_not_counted() -> None:
+    limits, clock = limiter(per_conversation=2, per_ip=100)
+    assert limits.allow("conv-1", "10.0.0.1") and limits.allow("conv-1", "10.0.0.1")
+    for _ in range(10):
+        assert not limits.allow("conv-1", "10.0.0.1")
+    clock.now += 61
+    assert limits.allow("conv-1", "10.0.0.1")
+
+
+def test_refused_by_the_address_limit_counts_nothing_for_the_conversation() -> None:
+    limits, clock = limiter(per_conversation=2, per_ip=2)
+    assert limits.allow("conv-1", "10.0.0.1") and limits.allow("conv-2", "10.0.0.1")
+    assert not limits.allow("conv-3", "10.0.0.1")
+    clock.now += 61
+    assert limits.allow("conv-3", "10.0.0.2") and limits.allow("conv-3", "10.0.0.2")
+
+
+def test_zero_means_no_limit() -> None:
+    limits, _ = limiter(per_conversation=0, per_ip=0)
+    assert all(limits.allow("conv-1", "10.0.0.1") for _ in range(500))
+
+
+def test_over_the_limit_over_http_is_a_polite_notice_and_no_turn(start_backend) -> None:
+    backend = start_backend(chat_rate_per_conversation=2, chat_rate_per_ip=100)
+    conversation = uuid.uuid4().hex
+    answers = [backend.chat(f"hello {n}", conversation) for n in range(3)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[2].json()["messages"][0]["text"] == rate_limited_reply().text
+    assert answers[2].json()["customer_message_id"] is None
+    assert backend.rasa is not None
+    assert backend.rasa.messages_from(conversation) == ["hello 0", "hello 1"]
+    history = backend.get(f"/api/chat/{conversation}/history").json()["messages"]
+    assert [m["text"] for m in history] == ["hello 0", "echo: hello 0", "hello 1", "echo: hello 1"]
+
+
+def test_the_address_limit_spans_conversations_over_http(start_backend) -> None:
+    backend = start_backend(chat_rate_per_conversation=100, chat_rate_per_ip=2)
+    texts = [backend.chat("hi", uuid.uuid4().hex).json()["messages"][0]["text"] for _ in "123"]
+    assert texts == ["echo: hi", "echo: hi", rate_limited_reply().text]
