@@ -1,5 +1,6 @@
-"""Churn risk: a transparent score with its reasons, the at-risk list, its
-evaluation against what customers actually did, and the monthly relationship sample.
+"""Churn risk: a transparent score with its reasons, the at-risk list, and its
+evaluation against what customers actually did. (The monthly relationship sample that
+weights toward at-risk customers is backend/surveys/sampling.py.)
 
 Definitions (also in backend/crm/README.md), for a moment `as_of`, over the customers with at
 least one shipment in the value window (`window_days`, default 365; customers with none are
@@ -44,8 +45,6 @@ feature queries and rules: see FEATURE_QUERIES and RULES.
 from __future__ import annotations
 
 import math
-import random
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -452,28 +451,3 @@ def risk_distribution(session: Session, buckets: int = 10) -> list[dict[str, Any
         }
         for i in range(buckets)
     ]
-
-
-def relationship_sample(
-    session: Session, month: str, per_manager: int = 5
-) -> dict[str, list[tuple[Customer, float]]]:
-    """The month's customers to ask about service quality, per account manager.
-
-    Weighted sampling without replacement (Efraimidis–Spirakis), weight 1 + 4 * churn risk,
-    so at-risk customers are about five times as likely to be picked as safe ones; seeded by
-    the month so the same month always gives the same sample.
-    """
-    query = (
-        select(Customer, func.coalesce(ChurnRisk.score, 0.0))
-        .outerjoin(ChurnRisk, col(ChurnRisk.customer_id) == Customer.id)
-        .order_by(col(Customer.id))
-    )
-    rng = random.Random(f"relationship-{month}")
-    pools: dict[str, list[tuple[float, Customer, float]]] = defaultdict(list)
-    for customer, score in session.execute(query):
-        weight = 1.0 + 4.0 * float(score)
-        pools[customer.account_manager].append((rng.random() ** (1 / weight), customer, score))
-    return {
-        manager: [(c, float(s)) for _, c, s in sorted(pool, key=lambda p: -p[0])[:per_manager]]
-        for manager, pool in sorted(pools.items())
-    }

@@ -57,13 +57,20 @@ class CrmSettings(BaseSettings):
     # Months held back when the churn rules are evaluated against what happened.
     evaluation_holdout_days: int = 90
 
-    # ---- satisfaction index targets (shares, 0..1)
+    # ---- satisfaction index targets, in each indicator's unit (shares 0..1, complaints per
+    # 1,000 shipments, hours, NPS points)
     targets: dict[str, float] = Field(
         default_factory=lambda: {
             "on_time_rate": 0.95,
             "completion_rate": 0.98,
             "damage_rate": 0.01,
             "loss_rate": 0.003,
+            "complaint_rate": 10.0,
+            "resolution_hours": 24.0,
+            "sla_compliance": 0.95,
+            "csat": 0.80,
+            "nps": 30.0,
+            "response_rate": 0.30,
         }
     )
 

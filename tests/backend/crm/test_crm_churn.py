@@ -1,4 +1,4 @@
-"""Churn risk, its reasons and actions, the AUC evaluation and the relationship sample."""
+"""Churn risk, its reasons and actions, and the AUC evaluation."""
 
 from __future__ import annotations
 
@@ -106,17 +106,3 @@ def test_evaluation_ranks_the_customers_who_stopped_first(store: Store) -> None:
     assert result.auc_model == 1.0
     assert result.auc_recency == 1.0
     assert result.high_risk_stopped <= result.high_risk
-
-
-def test_relationship_sample_is_stable_and_per_manager(store: Store) -> None:
-    for manager in ("Priya Shah", "Tom Whitaker"):
-        for _ in range(6):
-            store.ship(store.customer(manager=manager), WEEKLY[:10])
-    with Session(store.engine) as session:
-        first = churn.relationship_sample(session, "2025-06", per_manager=3)
-        again = churn.relationship_sample(session, "2025-06", per_manager=3)
-    assert set(first) == {"Priya Shah", "Tom Whitaker"}
-    assert all(len(picked) == 3 for picked in first.values())
-    assert [[c.id for c, _ in v] for v in first.values()] == [
-        [c.id for c, _ in v] for v in again.values()
-    ]
