@@ -63,8 +63,9 @@ def _evaluation_text(result: churn.Evaluation) -> str:
         f"{result.customers} customers, {result.stopped} shipped nothing afterwards.\n"
         f"  AUC churn risk      {shown(result.auc_model)}\n"
         f"  AUC recency only    {shown(result.auc_recency)}\n"
-        f"  AUC fitted prior    {shown(result.auc_fitted)} (prior {result.fitted_prior} "
-        "chosen on the earlier split)\n"
+        f"  AUC without complaints and surveys {shown(result.auc_without_feedback)}\n"
+        f"  AUC fitted          {shown(result.auc_fitted)} (prior {result.fitted_prior}, "
+        f"weights {result.fitted_weights}, chosen on the earlier split)\n"
         f"  high risk: {result.high_risk}, of whom {result.high_risk_stopped} stopped"
     )
 

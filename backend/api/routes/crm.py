@@ -134,10 +134,14 @@ class EvaluationOut(BaseModel):
     outcome_until: datetime
     customers: int
     stopped: int
-    auc_model: float | None
-    auc_recency: float | None
+    auc_model: float | None = Field(description="The configured score.")
+    auc_recency: float | None = Field(description="Baseline: days since the last shipment.")
+    auc_without_feedback: float | None = Field(
+        description="The configured score without the complaint and survey rules."
+    )
     fitted_prior: float
-    auc_fitted: float | None
+    fitted_weights: dict[str, float] = Field(description="Rule weights fitted on the split before.")
+    auc_fitted: float | None = Field(description="The fitted prior and weights.")
     high_risk: int
     high_risk_stopped: int
 

@@ -296,7 +296,9 @@ async function loadEvaluation() {
     { what: "Shipped nothing afterwards", value: e.stopped },
     { what: "AUC, churn risk", value: fixed(e.auc_model, 3) },
     { what: "AUC, days since last shipment only", value: fixed(e.auc_recency, 3) },
-    { what: `AUC, prior ${e.fitted_prior} fitted on the split before`, value: fixed(e.auc_fitted, 3) },
+    { what: "AUC, without complaints and surveys", value: fixed(e.auc_without_feedback, 3) },
+    { what: `AUC, prior ${e.fitted_prior} and rule weights ${Object.entries(e.fitted_weights).map(([k, v]) => `${k} ${v}`).join(", ")} fitted on the split before`,
+      value: fixed(e.auc_fitted, 3) },
     { what: "High risk, of whom stopped", value: `${e.high_risk} / ${e.high_risk_stopped}` },
   ], { collapsed: false });
 }
