@@ -10,7 +10,11 @@ already lapsed and are not scored):
   or from when the customer joined if later, to `as_of - recent_days`) times `recent_days`;
   not judged when that earlier span is under 30 days;
 - usual gap: (last shipment - first shipment) / (shipments - 1) within the window;
-- service failures: recent shipments lost or damaged.
+- service failures: recent shipments lost or damaged;
+- complaints: filed by the customer in the recent period, and open at `as_of` (filed by then,
+  not closed by then; backend/crm/signals.py);
+- survey answers: post-delivery surveys about the customer's parcels answered in the recent
+  period, and how many were unhappy (CSAT 1-2 or NPS 0-6).
 
 Risk score: the chance the customer sends nothing in the next `recent_days`, from a small
 "still shipping or gone quiet" model that uses only their own history:
@@ -19,10 +23,10 @@ Risk score: the chance the customer sends nothing in the next `recent_days`, fro
 - alive = p * exp(-rate * days_since_last) / (p * exp(-rate * days_since_last) + 1 - p), the
   chance they are still shipping after their current silence (prior p = `alive_prior`, 0.9);
 - quiet = (1 - alive) + alive * exp(-rate * recent_days);
-- risk = 1 - (1 - quiet) * (1 - frequency_weight * frequency strength)
-  * (1 - service_weight * service strength), with frequency_weight 0.35 and service_weight
-  0.35 (the rules below), so a customer still shipping but far less than before, or one whose
-  parcels keep going missing, rises too.
+- risk = 1 - (1 - quiet) * product over the rules frequency, service, complaints and
+  satisfaction of (1 - weight * strength), each weight 0.35 by default (`rule_weights`), so
+  a customer still shipping but far less than before, whose parcels keep going missing, who
+  keeps complaining or whose consignees are unhappy rises too.
 High from 0.6, medium from 0.35. The at-risk list is ordered by revenue at risk (risk times
 the customer's revenue in the window), so a large customer going quiet comes before a
 once-a-year sender.
@@ -32,14 +36,18 @@ Reasons, each with a strength from 0 to 1 and a sentence an agent can read out:
 - recency: days since the last shipment > 2 usual gaps and >= 14 days (with a single
   shipment: > recent_days); strength 0.5 at that threshold, 1 at twice it;
 - service: at least one failure and failures >= 3 % of recent shipments; strength 0.5 at
-  that rate, 1 at twice it.
+  that rate, 1 at twice it;
+- complaints: a complaint still open, or recent complaints >= 10 % of recent shipments
+  (repeated for their size); strength 0.5 per open complaint plus 0.5 at 10 %, 1 at 20 %;
+- satisfaction: at least 3 recent answers and at least half of them unhappy; strength the
+  unhappy share.
 
-Suggested action (high and medium risk): "service review" when the service rule fires; else
+Suggested action (high and medium risk): "call" when the complaints rule fires (put it right
+in person); else "service review" when the service or satisfaction rule fires; else
 "discount review" for a customer outside tier A who still ships, but far less (frequency
 without recency); else "call" (tier A customers, and customers who have gone quiet).
 
-More signals (open or repeated complaints, low CSAT, NPS detractors) plug in as further
-feature queries and rules: see FEATURE_QUERIES and RULES.
+More signals plug in as further feature queries and rules: FEATURE_QUERIES and RULES.
 """
 
 from __future__ import annotations
