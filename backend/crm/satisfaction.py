@@ -46,6 +46,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, String, Subquery, and_, case, func, literal, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from backend.complaints.models import Category, ComplaintTicket
@@ -53,7 +54,7 @@ from backend.crm import signals
 from backend.crm.config import CrmSettings, get_crm_settings
 from backend.crm.sql import Grain, hours_between, period_key, utc_date
 from backend.store.models import Shipment, ShipmentStatus
-from backend.surveys.models import InvitationStatus, SurveyInvitation, SurveyKind
+from backend.surveys.models import InvitationStatus, SurveyAnswer, SurveyInvitation, SurveyKind
 
 By = Literal["none", "service_level", "region"]
 ALL = "all"
@@ -264,18 +265,23 @@ def due_complaints_source(ctx: Context) -> Subquery:
 
 
 def surveys_source(ctx: Context) -> Subquery:
-    """Post-delivery survey invitations by the moment they were sent, with their answers."""
-    answered = signals.answers_per_invitation()
+    """Post-delivery survey invitations by the moment they were sent, with their answers
+    (index look-ups on the (invitation, question) key rather than grouping every answer)."""
+    csat, nps = aliased(SurveyAnswer, name="csat_answer"), aliased(SurveyAnswer, name="nps_answer")
+    responded = (
+        select(SurveyAnswer.id).where(SurveyAnswer.invitation_id == SurveyInvitation.id).exists()
+    )
     return (
         select(
             SurveyInvitation.created_at.label("moment"),
             _via_shipment(Shipment.service_level).label("service_level"),
             _via_shipment(Shipment.destination_region).label("region"),
-            case((answered.c.answers > 0, 1), else_=0).label("responded"),
-            answered.c.csat.label("csat"),
-            answered.c.nps.label("nps"),
+            case((responded, 1), else_=0).label("responded"),
+            csat.score.label("csat"),
+            nps.score.label("nps"),
         )
-        .outerjoin(answered, answered.c.invitation_id == SurveyInvitation.id)
+        .outerjoin(csat, and_(csat.invitation_id == SurveyInvitation.id, csat.question == "csat"))
+        .outerjoin(nps, and_(nps.invitation_id == SurveyInvitation.id, nps.question == "nps"))
         .outerjoin(Shipment, col(Shipment.id) == SurveyInvitation.shipment_id)
         .where(
             SurveyInvitation.kind == SurveyKind.delivery,
