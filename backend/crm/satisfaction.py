@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, String, Subquery, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, Subquery, and_, case, func, literal, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
@@ -66,6 +66,7 @@ class Context:
     since: datetime
     until: datetime
     as_of: datetime
+    by: str = "none"  # sources reach their shipment only when split by its columns
 
 
 SourceBuilder = Callable[[Context], Subquery]
@@ -197,45 +198,55 @@ register(
 UNKNOWN = "unknown"
 
 
-def _via_shipment(column: Any) -> ColumnElement[str]:
-    """A shipment column as text, "unknown" for rows with no shipment."""
-    return func.coalesce(sql_cast(column, String), UNKNOWN)
+def _groups(ctx: Context) -> list[ColumnElement[Any]]:
+    """The service level and region of a row's shipment as text ("unknown" with none), or
+    constants when the index is not split by them (no join needed)."""
+    if ctx.by == "none":
+        return [literal(ALL).label("service_level"), literal(ALL).label("region")]
+    return [
+        func.coalesce(sql_cast(column, String), UNKNOWN).label(name)
+        for column, name in (
+            (Shipment.service_level, "service_level"),
+            (Shipment.destination_region, "region"),
+        )
+    ]
+
+
+def _join_shipment(query: Select[Any], ctx: Context, shipment_id: Any) -> Select[Any]:
+    if ctx.by == "none":
+        return query
+    return query.outerjoin(Shipment, col(Shipment.id) == shipment_id)
 
 
 def complaints_source(ctx: Context) -> Subquery:
     """Complaints by the moment they were filed."""
-    return (
-        select(
-            ComplaintTicket.created_at.label("moment"),
-            _via_shipment(Shipment.service_level).label("service_level"),
-            _via_shipment(Shipment.destination_region).label("region"),
-        )
-        .outerjoin(Shipment, col(Shipment.id) == ComplaintTicket.shipment_id)
-        .where(ComplaintTicket.created_at >= ctx.since, ComplaintTicket.created_at < ctx.until)
-        .subquery("complaints_source")
-    )
+    query = select(
+        ComplaintTicket.created_at.label("moment"),
+        *_groups(ctx),
+    ).where(ComplaintTicket.created_at >= ctx.since, ComplaintTicket.created_at < ctx.until)
+    return _join_shipment(query, ctx, ComplaintTicket.shipment_id).subquery("complaints_source")
 
 
 def closed_complaints_source(ctx: Context) -> Subquery:
     """Complaints by the moment they were closed, with the hours it took."""
     closed = signals.closures()
-    return (
+    query = (
         select(
             closed.c.closed_at.label("moment"),
-            _via_shipment(Shipment.service_level).label("service_level"),
-            _via_shipment(Shipment.destination_region).label("region"),
+            *_groups(ctx),
             hours_between(ctx.dialect, ComplaintTicket.created_at, closed.c.closed_at).label(
                 "hours"
             ),
         )
         .join(closed, closed.c.ticket_id == ComplaintTicket.id)
-        .outerjoin(Shipment, col(Shipment.id) == ComplaintTicket.shipment_id)
         .where(
             col(ComplaintTicket.status).in_(signals.CLOSED),
             closed.c.closed_at >= ctx.since,
             closed.c.closed_at < ctx.until,
         )
-        .subquery("closed_complaints_source")
+    )
+    return _join_shipment(query, ctx, ComplaintTicket.shipment_id).subquery(
+        "closed_complaints_source"
     )
 
 
@@ -246,22 +257,20 @@ def due_complaints_source(ctx: Context) -> Subquery:
         col(ComplaintTicket.status).in_(signals.CLOSED),
         closed.c.closed_at <= ComplaintTicket.sla_due_at,
     )
-    return (
+    query = (
         select(
             ComplaintTicket.sla_due_at.label("moment"),
-            _via_shipment(Shipment.service_level).label("service_level"),
-            _via_shipment(Shipment.destination_region).label("region"),
+            *_groups(ctx),
             case((in_time, 1), else_=0).label("in_time"),
         )
         .outerjoin(closed, closed.c.ticket_id == ComplaintTicket.id)
-        .outerjoin(Shipment, col(Shipment.id) == ComplaintTicket.shipment_id)
         .where(
             ComplaintTicket.sla_due_at >= ctx.since,
             ComplaintTicket.sla_due_at < ctx.until,
             ComplaintTicket.sla_due_at <= ctx.as_of,
         )
-        .subquery("due_complaints_source")
     )
+    return _join_shipment(query, ctx, ComplaintTicket.shipment_id).subquery("due_complaints_source")
 
 
 def surveys_source(ctx: Context) -> Subquery:
@@ -271,26 +280,24 @@ def surveys_source(ctx: Context) -> Subquery:
     responded = (
         select(SurveyAnswer.id).where(SurveyAnswer.invitation_id == SurveyInvitation.id).exists()
     )
-    return (
+    query = (
         select(
             SurveyInvitation.created_at.label("moment"),
-            _via_shipment(Shipment.service_level).label("service_level"),
-            _via_shipment(Shipment.destination_region).label("region"),
+            *_groups(ctx),
             case((responded, 1), else_=0).label("responded"),
             csat.score.label("csat"),
             nps.score.label("nps"),
         )
         .outerjoin(csat, and_(csat.invitation_id == SurveyInvitation.id, csat.question == "csat"))
         .outerjoin(nps, and_(nps.invitation_id == SurveyInvitation.id, nps.question == "nps"))
-        .outerjoin(Shipment, col(Shipment.id) == SurveyInvitation.shipment_id)
         .where(
             SurveyInvitation.kind == SurveyKind.delivery,
             SurveyInvitation.status != InvitationStatus.opted_out,
             SurveyInvitation.created_at >= ctx.since,
             SurveyInvitation.created_at < ctx.until,
         )
-        .subquery("surveys_source")
     )
+    return _join_shipment(query, ctx, SurveyInvitation.shipment_id).subquery("surveys_source")
 
 
 register_source("complaints", complaints_source)
@@ -436,7 +443,7 @@ def compute_index(
 
     Periods and groups with no data are returned too, with value None (never 0).
     """
-    ctx = Context(connection.dialect.name, since, until, as_of or until)
+    ctx = Context(connection.dialect.name, since, until, as_of or until, by)
     chosen = [INDICATORS[key] for key in (keys or INDICATORS)]
     measures: dict[str, list[tuple[str, Measure]]] = {}
     for indicator in chosen:
