@@ -1,5 +1,6 @@
-"""Churn risk: a transparent score with its reasons, the at-risk list, its
-evaluation against what customers actually did, and the monthly relationship sample.
+"""Churn risk: a transparent score with its reasons, the at-risk list, and its
+evaluation against what customers actually did. (The monthly relationship sample that
+weights toward at-risk customers is backend/surveys/sampling.py.)
 
 Definitions (also in backend/crm/README.md), for a moment `as_of`, over the customers with at
 least one shipment in the value window (`window_days`, default 365; customers with none are
@@ -9,7 +10,11 @@ already lapsed and are not scored):
   or from when the customer joined if later, to `as_of - recent_days`) times `recent_days`;
   not judged when that earlier span is under 30 days;
 - usual gap: (last shipment - first shipment) / (shipments - 1) within the window;
-- service failures: recent shipments lost or damaged.
+- service failures: recent shipments lost or damaged;
+- complaints: filed by the customer in the recent period, and open at `as_of` (filed by then,
+  not closed by then; backend/crm/signals.py);
+- survey answers: post-delivery surveys about the customer's parcels answered in the recent
+  period, and how many were unhappy (CSAT 1-2 or NPS 0-6).
 
 Risk score: the chance the customer sends nothing in the next `recent_days`, from a small
 "still shipping or gone quiet" model that uses only their own history:
@@ -18,10 +23,10 @@ Risk score: the chance the customer sends nothing in the next `recent_days`, fro
 - alive = p * exp(-rate * days_since_last) / (p * exp(-rate * days_since_last) + 1 - p), the
   chance they are still shipping after their current silence (prior p = `alive_prior`, 0.9);
 - quiet = (1 - alive) + alive * exp(-rate * recent_days);
-- risk = 1 - (1 - quiet) * (1 - frequency_weight * frequency strength)
-  * (1 - service_weight * service strength), with frequency_weight 0.35 and service_weight
-  0.35 (the rules below), so a customer still shipping but far less than before, or one whose
-  parcels keep going missing, rises too.
+- risk = 1 - (1 - quiet) * product over the rules frequency, service, complaints and
+  satisfaction of (1 - weight * strength), each weight 0.35 by default (`rule_weights`), so
+  a customer still shipping but far less than before, whose parcels keep going missing, who
+  keeps complaining or whose consignees are unhappy rises too.
 High from 0.6, medium from 0.35. The at-risk list is ordered by revenue at risk (risk times
 the customer's revenue in the window), so a large customer going quiet comes before a
 once-a-year sender.
@@ -31,21 +36,23 @@ Reasons, each with a strength from 0 to 1 and a sentence an agent can read out:
 - recency: days since the last shipment > 2 usual gaps and >= 14 days (with a single
   shipment: > recent_days); strength 0.5 at that threshold, 1 at twice it;
 - service: at least one failure and failures >= 3 % of recent shipments; strength 0.5 at
-  that rate, 1 at twice it.
+  that rate, 1 at twice it;
+- complaints: a complaint still open, or recent complaints >= 10 % of recent shipments
+  (repeated for their size); strength 0.5 per open complaint plus 0.5 at 10 %, 1 at 20 %;
+- satisfaction: at least 3 recent answers and at least half of them unhappy; strength the
+  unhappy share.
 
-Suggested action (high and medium risk): "service review" when the service rule fires; else
+Suggested action (high and medium risk): "call" when the complaints rule fires (put it right
+in person); else "service review" when the service or satisfaction rule fires; else
 "discount review" for a customer outside tier A who still ships, but far less (frequency
 without recency); else "call" (tier A customers, and customers who have gone quiet).
 
-More signals (open or repeated complaints, low CSAT, NPS detractors) plug in as further
-feature queries and rules: see FEATURE_QUERIES and RULES.
+More signals plug in as further feature queries and rules: FEATURE_QUERIES and RULES.
 """
 
 from __future__ import annotations
 
 import math
-import random
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,10 +62,13 @@ from sqlalchemy import Integer, case, cast, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
+from backend.complaints.models import ComplaintTicket
+from backend.crm import signals
 from backend.crm.config import CrmSettings, get_crm_settings
 from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
 from backend.crm.sql import default_as_of, lock_recompute
 from backend.store.models import Customer, Shipment, ShipmentStatus
+from backend.surveys.models import SurveyAnswer, SurveyInvitation
 
 DAY = 86400.0
 MIN_EARLIER_DAYS = 30
@@ -128,7 +138,76 @@ def _aware(moment: Any) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-FEATURE_QUERIES: list[FeatureQuery] = [shipment_features]
+def complaint_features(
+    connection: Connection, as_of: datetime, settings: CrmSettings
+) -> list[Features]:
+    """Per customer: complaints filed in the recent period, and complaints open at `as_of`
+    (filed by then and not closed by then; backend/crm/signals.py)."""
+    recent_from = as_of - timedelta(days=settings.recent_days)
+    closed = signals.closures()
+    is_open = or_(col(closed.c.closed_at).is_(None), closed.c.closed_at > as_of)
+    query = (
+        select(
+            ComplaintTicket.customer_id,
+            func.sum(case((ComplaintTicket.created_at > recent_from, 1), else_=0)).label("recent"),
+            func.sum(case((is_open, 1), else_=0)).label("open"),
+        )
+        .outerjoin(closed, closed.c.ticket_id == ComplaintTicket.id)
+        .where(
+            col(ComplaintTicket.customer_id).is_not(None),
+            ComplaintTicket.created_at <= as_of,
+            or_(ComplaintTicket.created_at > recent_from, is_open),
+        )
+        .group_by(ComplaintTicket.customer_id)
+    )
+    return [
+        {
+            "customer_id": row.customer_id,
+            "complaints_recent": int(row.recent or 0),
+            "complaints_open": int(row.open or 0),
+        }
+        for row in connection.execute(query)
+    ]
+
+
+def survey_features(
+    connection: Connection, as_of: datetime, settings: CrmSettings
+) -> list[Features]:
+    """Per customer: surveys about their parcels answered in the recent period, and how many
+    of those gave a low CSAT (1-2) or a detractor's NPS (0-6)."""
+    recent_from = as_of - timedelta(days=settings.recent_days)
+    answered = (
+        select(
+            SurveyAnswer.invitation_id.label("invitation_id"),
+            func.max(case((SurveyAnswer.question == "csat", SurveyAnswer.score))).label("csat"),
+            func.max(case((SurveyAnswer.question == "nps", SurveyAnswer.score))).label("nps"),
+        )
+        .where(SurveyAnswer.answered_at > recent_from, SurveyAnswer.answered_at <= as_of)
+        .group_by(SurveyAnswer.invitation_id)
+        .subquery("recent_answers")
+    )
+    unhappy = or_(answered.c.csat <= signals.LOW_CSAT, answered.c.nps <= signals.DETRACTOR)
+    query = (
+        select(
+            SurveyInvitation.customer_id,
+            func.count().label("answered"),
+            func.sum(case((unhappy, 1), else_=0)).label("unhappy"),
+        )
+        .join(answered, answered.c.invitation_id == SurveyInvitation.id)
+        .where(col(SurveyInvitation.customer_id).is_not(None))
+        .group_by(SurveyInvitation.customer_id)
+    )
+    return [
+        {
+            "customer_id": row.customer_id,
+            "surveys_answered": int(row.answered),
+            "surveys_unhappy": int(row.unhappy or 0),
+        }
+        for row in connection.execute(query)
+    ]
+
+
+FEATURE_QUERIES: list[FeatureQuery] = [shipment_features, complaint_features, survey_features]
 
 
 @dataclass(frozen=True)
@@ -188,11 +267,49 @@ def service_rule(f: Features, s: CrmSettings) -> Reason | None:
     )
 
 
+def complaints_rule(f: Features, s: CrmSettings) -> Reason | None:
+    still_open, recent = f.get("complaints_open", 0), f.get("complaints_recent", 0)
+    # Relative to how much they ship: a large shipper files a complaint every few weeks as a
+    # matter of routine, a small one hardly ever.
+    share = recent / max(f.get("recent", 0), 1)
+    often = recent >= 1 and share >= s.complaint_share
+    if not still_open and not often:
+        return None
+    strength = min(1.0, 0.5 * still_open + (0.5 * share / s.complaint_share if often else 0.0))
+    parts = []
+    if recent:
+        parts.append(
+            f"{recent} complaint{'s' * (recent != 1)} in the last {s.recent_days} days "
+            f"({share:.0%} of their parcels)"
+        )
+    if still_open:
+        parts.append(f"{still_open} still open")
+    return Reason("complaints", strength, "; ".join(parts).capitalize() + ".")
+
+
+def satisfaction_rule(f: Features, s: CrmSettings) -> Reason | None:
+    unhappy, answered = f.get("surveys_unhappy", 0), f.get("surveys_answered", 0)
+    # A share of one or two answers says little: 1 of 1 is "100 % unhappy".
+    if answered < s.unhappy_min_answers or unhappy / answered < s.unhappy_share:
+        return None
+    share = unhappy / answered
+    return Reason(
+        "satisfaction",
+        min(1.0, share),
+        f"{unhappy} of {answered} recent survey answer{'s' * (answered != 1)} about their "
+        "parcels unhappy (CSAT 1-2 or NPS 0-6).",
+    )
+
+
 RULES: dict[str, Rule] = {
     "frequency": frequency_rule,
     "recency": recency_rule,
     "service": service_rule,
+    "complaints": complaints_rule,
+    "satisfaction": satisfaction_rule,
 }
+# How much each rule's strength raises the risk (0..1), from the settings.
+RULE_WEIGHTS = ("frequency", "service", "complaints", "satisfaction")
 
 
 @dataclass
@@ -214,15 +331,19 @@ def quiet_chance(f: Features, settings: CrmSettings, prior: float | None = None)
     return (1 - alive) + alive * math.exp(-rate * settings.recent_days)
 
 
-def score_features(f: Features, settings: CrmSettings, prior: float | None = None) -> Risk:
+def score_features(
+    f: Features,
+    settings: CrmSettings,
+    prior: float | None = None,
+    weights: dict[str, float] | None = None,
+) -> Risk:
     reasons = [r for rule in RULES.values() if (r := rule(f, settings)) is not None]
     strength = {r.rule: r.strength for r in reasons}
     quiet = quiet_chance(f, settings, prior)
-    stays = (
-        (1 - quiet)
-        * (1 - settings.frequency_weight * strength.get("frequency", 0.0))
-        * (1 - settings.service_weight * strength.get("service", 0.0))
-    )
+    weights = weights or settings.rule_weights
+    stays = 1 - quiet
+    for rule in RULE_WEIGHTS:
+        stays *= 1 - weights[rule] * strength.get(rule, 0.0)
     score = round(1 - stays, 6)
     level = (
         RiskLevel.high
@@ -250,7 +371,9 @@ def suggested_action(risk: Risk, tier: Tier | None) -> str | None:
     if risk.level is RiskLevel.low:
         return None
     rules = {r.rule for r in risk.reasons}
-    if "service" in rules:
+    if "complaints" in rules:
+        return "call"  # put the complaint right in person first
+    if "service" in rules or "satisfaction" in rules:
         return "service review"
     if tier is not Tier.A and "frequency" in rules and "recency" not in rules:
         return "discount review"
@@ -339,6 +462,8 @@ def auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
 
 
 PRIORS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
+WEIGHT_GRID = (0.0, 0.2, 0.35, 0.5, 0.7, 0.9)
+FEEDBACK_RULES = ("complaints", "satisfaction")
 
 
 @dataclass(frozen=True)
@@ -347,10 +472,12 @@ class Evaluation:
     outcome_until: datetime
     customers: int
     stopped: int
-    auc_model: float | None  # the configured alive_prior
+    auc_model: float | None  # the configured prior and rule weights
     auc_recency: float | None  # naive baseline: days since the last shipment
+    auc_without_feedback: float | None  # the same score without complaints and surveys
     fitted_prior: float  # the prior that ranked best on the earlier split
-    auc_fitted: float | None  # the fitted prior, on the held-back months
+    fitted_weights: dict[str, float]  # the rule weights that ranked best there
+    auc_fitted: float | None  # the fitted prior and weights, on the held-back months
     high_risk: int
     high_risk_stopped: int
 
@@ -369,16 +496,50 @@ def _split(
     return features, [f["customer_id"] not in later for f in features]
 
 
+def _scores(
+    features: list[Features],
+    settings: CrmSettings,
+    prior: float | None = None,
+    weights: dict[str, float] | None = None,
+) -> list[float]:
+    return [score_features(f, settings, prior, weights).score for f in features]
+
+
+def fit(
+    features: list[Features], labels: list[bool], settings: CrmSettings
+) -> tuple[float, dict[str, float]]:
+    """The prior and rule weights that rank `labels` best (AUC), by coordinate search from
+    the configured ones over PRIORS and WEIGHT_GRID (two passes)."""
+    prior, weights = settings.alive_prior, dict(settings.rule_weights)
+
+    def ranked(p: float, w: dict[str, float]) -> float:
+        found = auc(_scores(features, settings, p, w), labels)
+        return -1.0 if found is None else found
+
+    best = ranked(prior, weights)
+    for _ in range(2):
+        for candidate in PRIORS:
+            if (value := ranked(candidate, weights)) > best:
+                best, prior = value, candidate
+        for rule in RULE_WEIGHTS:
+            for candidate in WEIGHT_GRID:
+                trial = weights | {rule: candidate}
+                if (value := ranked(prior, trial)) > best:
+                    best, weights = value, trial
+    return prior, weights
+
+
 def evaluate(
     engine: Engine, as_of: datetime | None = None, settings: CrmSettings | None = None
 ) -> Evaluation:
     """How well the risk ranks the customers who then shipped nothing, with a time split.
 
     Held-back months: customers active in the window are scored as of `as_of - holdout` and
-    labelled "stopped" when they shipped nothing from then to `as_of`. The prior is fitted on
-    the split before (scored at `as_of - 2 * holdout`, outcome up to `as_of - holdout`), so
-    the held-back months never inform it. The naive baseline ranks by days since the last
-    shipment alone.
+    labelled "stopped" when they shipped nothing from then to `as_of`. The prior and the rule
+    weights are also fitted on the split before (scored at `as_of - 2 * holdout`, outcome up
+    to `as_of - holdout`), so the held-back months never inform them. The naive baseline ranks
+    by days since the last shipment alone; "without feedback" is the configured score with
+    the complaint and survey rules switched off, to show what they add.
     """
     settings = settings or get_crm_settings()
     holdout = timedelta(days=settings.evaluation_holdout_days)
@@ -387,15 +548,11 @@ def evaluate(
         scored_at = as_of - holdout
         fit_features, fit_labels = _split(connection, scored_at - holdout, scored_at, settings)
         features, labels = _split(connection, scored_at, as_of, settings)
-
-    def fit_auc(prior: float) -> float:
-        ranked = auc([quiet_chance(f, settings, prior) for f in fit_features], fit_labels)
-        return -1.0 if ranked is None else ranked
-
-    fitted = max(PRIORS, key=fit_auc)
+    prior, weights = fit(fit_features, fit_labels, settings)
     risks = [score_features(f, settings) for f in features]
     high = [r for r, stopped in zip(risks, labels, strict=True) if r.level is RiskLevel.high]
     stopped_ids = {r.customer_id for r, stopped in zip(risks, labels, strict=True) if stopped}
+    no_feedback = settings.rule_weights | {rule: 0.0 for rule in FEEDBACK_RULES}
     return Evaluation(
         scored_at=scored_at,
         outcome_until=as_of,
@@ -403,8 +560,10 @@ def evaluate(
         stopped=sum(labels),
         auc_model=auc([r.score for r in risks], labels),
         auc_recency=auc([f["days_since_last"] for f in features], labels),
-        fitted_prior=fitted,
-        auc_fitted=auc([score_features(f, settings, fitted).score for f in features], labels),
+        auc_without_feedback=auc(_scores(features, settings, None, no_feedback), labels),
+        fitted_prior=prior,
+        fitted_weights=weights,
+        auc_fitted=auc(_scores(features, settings, prior, weights), labels),
         high_risk=len(high),
         high_risk_stopped=sum(r.customer_id in stopped_ids for r in high),
     )
@@ -452,28 +611,3 @@ def risk_distribution(session: Session, buckets: int = 10) -> list[dict[str, Any
         }
         for i in range(buckets)
     ]
-
-
-def relationship_sample(
-    session: Session, month: str, per_manager: int = 5
-) -> dict[str, list[tuple[Customer, float]]]:
-    """The month's customers to ask about service quality, per account manager.
-
-    Weighted sampling without replacement (Efraimidis–Spirakis), weight 1 + 4 * churn risk,
-    so at-risk customers are about five times as likely to be picked as safe ones; seeded by
-    the month so the same month always gives the same sample.
-    """
-    query = (
-        select(Customer, func.coalesce(ChurnRisk.score, 0.0))
-        .outerjoin(ChurnRisk, col(ChurnRisk.customer_id) == Customer.id)
-        .order_by(col(Customer.id))
-    )
-    rng = random.Random(f"relationship-{month}")
-    pools: dict[str, list[tuple[float, Customer, float]]] = defaultdict(list)
-    for customer, score in session.execute(query):
-        weight = 1.0 + 4.0 * float(score)
-        pools[customer.account_manager].append((rng.random() ** (1 / weight), customer, score))
-    return {
-        manager: [(c, float(s)) for _, c, s in sorted(pool, key=lambda p: -p[0])[:per_manager]]
-        for manager, pool in sorted(pools.items())
-    }

@@ -37,10 +37,24 @@ class CrmSettings(BaseSettings):
     recent_days: int = 90
     # Prior chance that a customer is still shipping, before their current silence is seen.
     alive_prior: float = 0.9
-    # How much a frequency drop adds to the risk (0..1).
-    frequency_weight: float = 0.35
-    # How much a service problem (lost or damaged parcels) adds to the risk (0..1).
-    service_weight: float = 0.35
+    # How much each rule adds to the risk (0..1): a frequency drop, a service problem (lost or
+    # damaged parcels), open or repeated complaints, unhappy survey answers.
+    rule_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "frequency": 0.35,
+            "service": 0.35,
+            "complaints": 0.35,
+            "satisfaction": 0.35,
+        }
+    )
+    # Complaints in the recent period, as a share of the customer's recent shipments, from
+    # which they count (an open complaint always counts).
+    complaint_share: float = 0.1
+    # Share of recent survey answers about the customer's parcels that are unhappy (CSAT 1-2
+    # or NPS 0-6) from which it counts.
+    unhappy_share: float = 0.5
+    # ... among at least this many answers.
+    unhappy_min_answers: int = 3
     # A frequency drop counts when the recent rate is below this share of the earlier rate.
     frequency_drop_below: float = 0.6
     # Earlier shipments needed before a frequency drop can be judged.
@@ -57,13 +71,20 @@ class CrmSettings(BaseSettings):
     # Months held back when the churn rules are evaluated against what happened.
     evaluation_holdout_days: int = 90
 
-    # ---- satisfaction index targets (shares, 0..1)
+    # ---- satisfaction index targets, in each indicator's unit (shares 0..1, complaints per
+    # 1,000 shipments, hours, NPS points)
     targets: dict[str, float] = Field(
         default_factory=lambda: {
             "on_time_rate": 0.95,
             "completion_rate": 0.98,
             "damage_rate": 0.01,
             "loss_rate": 0.003,
+            "complaint_rate": 10.0,
+            "resolution_hours": 24.0,
+            "sla_compliance": 0.95,
+            "csat": 0.80,
+            "nps": 30.0,
+            "response_rate": 0.30,
         }
     )
 
@@ -75,6 +96,8 @@ class CrmSettings(BaseSettings):
     def _check(self) -> CrmSettings:
         if not (self.a_share > 0 and self.b_share >= 0 and self.a_share + self.b_share <= 1):
             raise ValueError("CRM_A_SHARE and CRM_B_SHARE must be positive and sum to at most 1")
+        if set(self.rule_weights) != {"frequency", "service", "complaints", "satisfaction"}:
+            raise ValueError("CRM_RULE_WEIGHTS needs frequency, service, complaints, satisfaction")
         if set(self.tier_weights) != {"count", "avg_revenue", "revenue", "margin"}:
             raise ValueError("CRM_TIER_WEIGHTS needs count, avg_revenue, revenue and margin")
         if not 0 < self.alive_prior < 1:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from backend.crm import churn, tiers
 from backend.crm.config import CrmSettings, get_crm_settings
-from backend.crm.models import CustomerTier
+from backend.crm.models import CustomerTier, TierChange
 from backend.crm.satisfaction import compute_index
 from backend.crm.sql import default_as_of
 from backend.store.db import get_engine
@@ -59,6 +59,33 @@ def recompute_all(
     seconds["total"] = time.perf_counter() - started
     at_risk = sum(r.level.value == "high" for r in risks)
     return Recomputed(as_of, tier_run, at_risk, seconds)
+
+
+def month_starts(as_of: datetime, months: int) -> list[datetime]:
+    """The first moment (UTC) of each of the `months` months before the one holding `as_of`,
+    oldest first."""
+    year, month = as_of.year, as_of.month
+    starts = []
+    for _ in range(months):
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+        starts.append(datetime(year, month, 1, tzinfo=as_of.tzinfo))
+    return starts[::-1]
+
+
+def backfill_tier_history(
+    engine: Engine, as_of: datetime, months: int, settings: CrmSettings | None = None
+) -> int:
+    """On a store with no tier history yet (a new or demo store), compute the tiers as they
+    stood at the start of each of the last `months` months, dated then, so the history and
+    the tier-change events show how customers moved. Returns the months computed (0 when
+    there was history already)."""
+    with engine.connect() as connection:
+        if connection.execute(select(func.count()).select_from(TierChange)).scalar():
+            return 0
+    starts = month_starts(as_of, months)
+    for moment in starts:
+        tiers.recompute_tiers(engine, moment, settings, now=moment)
+    return len(starts)
 
 
 def has_tiers(engine: Engine) -> bool:

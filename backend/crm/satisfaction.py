@@ -8,10 +8,9 @@ row in a period), `service_level` and `region`, plus whatever the measures read.
 over the same source are computed together in one grouped query, so the index costs one
 query per source whatever the number of indicators.
 
-More indicators plug in by registering a source (for example complaints joined to their
-shipment, or survey answers) and indicators over it: complaint rate per 1,000 shipments is a
-complaint count over the shipments source's count; CSAT an average score; NPS
-(promoters - detractors) / answers * 100. No query changes elsewhere.
+More indicators plug in by registering a source and indicators over it; no query changes
+elsewhere. Complaints and survey answers reach a service level and region through their
+shipment; those without one are grouped as "unknown".
 
 Shipment indicators (each shipment belongs to the week/month, UTC, in which it was shipped):
 - on_time_rate: of shipments whose promised date is before the as-of date, the share
@@ -21,6 +20,20 @@ Shipment indicators (each shipment belongs to the week/month, UTC, in which it w
 - damage_rate: share of shipments with damage reported;
 - loss_rate: share of shipments declared lost (a loss is declared about ten working days after
   the promised date, so the latest weeks read low until then).
+
+Complaint indicators (backend/crm/signals.py says when a complaint is closed):
+- complaint_rate: complaints filed in the period per 1,000 shipments shipped in it;
+- resolution_hours: of complaints closed (resolved or rejected) in the period, the average
+  hours from filing to closing;
+- sla_compliance: of complaints whose answer deadline fell in the period (and has passed),
+  the share closed by that deadline (still open past it counts as missed).
+
+Survey indicators (post-delivery surveys; each invitation belongs to the period in which it
+was sent; opted-out contacts are not counted):
+- csat: of CSAT answers (1-5), the share satisfied (4 or 5);
+- nps: % promoters (9-10) minus % detractors (0-6) among NPS answers, -100..100;
+- response_rate: of invitations sent, the share with at least one answer (links stay open
+  seven days, so the latest week reads low until then).
 """
 
 from __future__ import annotations
@@ -30,12 +43,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, Subquery, and_, case, func, literal, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
+from sqlmodel import col
 
+from backend.complaints.models import Category, ComplaintTicket
+from backend.crm import signals
 from backend.crm.config import CrmSettings, get_crm_settings
-from backend.crm.sql import Grain, period_key, utc_date
+from backend.crm.sql import Grain, hours_between, period_key, utc_date
 from backend.store.models import Shipment, ShipmentStatus
+from backend.surveys.models import InvitationStatus, SurveyAnswer, SurveyInvitation, SurveyKind
 
 By = Literal["none", "service_level", "region"]
 ALL = "all"
@@ -47,6 +66,7 @@ class Context:
     since: datetime
     until: datetime
     as_of: datetime
+    by: str = "none"  # sources reach their shipment only when split by its columns
 
 
 SourceBuilder = Callable[[Context], Subquery]
@@ -173,6 +193,201 @@ register(
 )
 
 
+# ---------------------------------------------------------------- complaints and surveys
+
+UNKNOWN = "unknown"
+
+
+def _groups(ctx: Context) -> list[ColumnElement[Any]]:
+    """The service level and region of a row's shipment as text ("unknown" with none), or
+    constants when the index is not split by them (no join needed)."""
+    if ctx.by == "none":
+        return [literal(ALL).label("service_level"), literal(ALL).label("region")]
+    return [
+        func.coalesce(sql_cast(column, String), UNKNOWN).label(name)
+        for column, name in (
+            (Shipment.service_level, "service_level"),
+            (Shipment.destination_region, "region"),
+        )
+    ]
+
+
+def _join_shipment(query: Select[Any], ctx: Context, shipment_id: Any) -> Select[Any]:
+    if ctx.by == "none":
+        return query
+    return query.outerjoin(Shipment, col(Shipment.id) == shipment_id)
+
+
+def complaints_source(ctx: Context) -> Subquery:
+    """Complaints by the moment they were filed."""
+    query = select(
+        ComplaintTicket.created_at.label("moment"),
+        *_groups(ctx),
+    ).where(ComplaintTicket.created_at >= ctx.since, ComplaintTicket.created_at < ctx.until)
+    return _join_shipment(query, ctx, ComplaintTicket.shipment_id).subquery("complaints_source")
+
+
+def closed_complaints_source(ctx: Context) -> Subquery:
+    """Complaints by the moment they were closed, with the hours it took."""
+    closed = signals.closures()
+    query = (
+        select(
+            closed.c.closed_at.label("moment"),
+            *_groups(ctx),
+            hours_between(ctx.dialect, ComplaintTicket.created_at, closed.c.closed_at).label(
+                "hours"
+            ),
+        )
+        .join(closed, closed.c.ticket_id == ComplaintTicket.id)
+        .where(
+            col(ComplaintTicket.status).in_(signals.CLOSED),
+            closed.c.closed_at >= ctx.since,
+            closed.c.closed_at < ctx.until,
+        )
+    )
+    return _join_shipment(query, ctx, ComplaintTicket.shipment_id).subquery(
+        "closed_complaints_source"
+    )
+
+
+def due_complaints_source(ctx: Context) -> Subquery:
+    """Complaints by their answer deadline (deadlines passed by the as-of moment only)."""
+    closed = signals.closures()
+    in_time = and_(
+        col(ComplaintTicket.status).in_(signals.CLOSED),
+        closed.c.closed_at <= ComplaintTicket.sla_due_at,
+    )
+    query = (
+        select(
+            ComplaintTicket.sla_due_at.label("moment"),
+            *_groups(ctx),
+            case((in_time, 1), else_=0).label("in_time"),
+        )
+        .outerjoin(closed, closed.c.ticket_id == ComplaintTicket.id)
+        .where(
+            ComplaintTicket.sla_due_at >= ctx.since,
+            ComplaintTicket.sla_due_at < ctx.until,
+            ComplaintTicket.sla_due_at <= ctx.as_of,
+        )
+    )
+    return _join_shipment(query, ctx, ComplaintTicket.shipment_id).subquery("due_complaints_source")
+
+
+def surveys_source(ctx: Context) -> Subquery:
+    """Post-delivery survey invitations by the moment they were sent, with their answers
+    (index look-ups on the (invitation, question) key rather than grouping every answer)."""
+    csat, nps = aliased(SurveyAnswer, name="csat_answer"), aliased(SurveyAnswer, name="nps_answer")
+    responded = (
+        select(SurveyAnswer.id).where(SurveyAnswer.invitation_id == SurveyInvitation.id).exists()
+    )
+    query = (
+        select(
+            SurveyInvitation.created_at.label("moment"),
+            *_groups(ctx),
+            case((responded, 1), else_=0).label("responded"),
+            csat.score.label("csat"),
+            nps.score.label("nps"),
+        )
+        .outerjoin(csat, and_(csat.invitation_id == SurveyInvitation.id, csat.question == "csat"))
+        .outerjoin(nps, and_(nps.invitation_id == SurveyInvitation.id, nps.question == "nps"))
+        .where(
+            SurveyInvitation.kind == SurveyKind.delivery,
+            SurveyInvitation.status != InvitationStatus.opted_out,
+            SurveyInvitation.created_at >= ctx.since,
+            SurveyInvitation.created_at < ctx.until,
+        )
+    )
+    return _join_shipment(query, ctx, SurveyInvitation.shipment_id).subquery("surveys_source")
+
+
+register_source("complaints", complaints_source)
+register_source("closed_complaints", closed_complaints_source)
+register_source("due_complaints", due_complaints_source)
+register_source("surveys", surveys_source)
+register(
+    Indicator(
+        key="complaint_rate",
+        label="Complaints per 1,000 shipments",
+        unit="per_1000",
+        better="lower",
+        definition="Complaints filed in the period per 1,000 shipments shipped in it.",
+        numerator=Measure("complaints", lambda t, ctx: func.count()),
+        denominator=SHIPMENTS,
+        scale=1000.0,
+    )
+)
+register(
+    Indicator(
+        key="resolution_hours",
+        label="Complaint resolution time",
+        unit="hours",
+        better="lower",
+        definition="Of complaints closed (resolved or rejected) in the period, the average "
+        "hours from filing to closing.",
+        numerator=Measure("closed_complaints", lambda t, ctx: func.sum(t.c.hours)),
+        denominator=Measure("closed_complaints", lambda t, ctx: func.count()),
+    )
+)
+register(
+    Indicator(
+        key="sla_compliance",
+        label="Complaint SLA compliance",
+        unit="share",
+        better="higher",
+        definition="Of complaints whose answer deadline fell in the period and has passed, "
+        "the share closed by the deadline.",
+        numerator=Measure("due_complaints", lambda t, ctx: func.sum(t.c.in_time)),
+        denominator=Measure("due_complaints", lambda t, ctx: func.count()),
+    )
+)
+register(
+    Indicator(
+        key="csat",
+        label="CSAT (satisfied)",
+        unit="share",
+        better="higher",
+        definition="Of post-delivery CSAT answers (1-5) to surveys sent in the period, the "
+        "share of 4 and 5.",
+        numerator=Measure("surveys", lambda t, ctx: _count_if(t.c.csat >= 4)),
+        denominator=Measure("surveys", lambda t, ctx: func.count(t.c.csat)),
+    )
+)
+register(
+    Indicator(
+        key="nps",
+        label="Net Promoter Score",
+        unit="score",
+        better="higher",
+        definition="Of 'would you recommend us' answers (0-10) to surveys sent in the period, "
+        "% promoters (9-10) minus % detractors (0-6).",
+        numerator=Measure(
+            "surveys",
+            lambda t, ctx: func.sum(
+                case(
+                    (t.c.nps >= signals.PROMOTER, 1),
+                    (t.c.nps <= signals.DETRACTOR, -1),
+                    else_=0,
+                )
+            ),
+        ),
+        denominator=Measure("surveys", lambda t, ctx: func.count(t.c.nps)),
+        scale=100.0,
+    )
+)
+register(
+    Indicator(
+        key="response_rate",
+        label="Survey response rate",
+        unit="share",
+        better="higher",
+        definition="Of post-delivery surveys sent in the period (opted-out contacts aside), "
+        "the share with at least one answer.",
+        numerator=Measure("surveys", lambda t, ctx: func.sum(t.c.responded)),
+        denominator=Measure("surveys", lambda t, ctx: func.count()),
+    )
+)
+
+
 # ---------------------------------------------------------------- computing
 
 
@@ -228,7 +443,7 @@ def compute_index(
 
     Periods and groups with no data are returned too, with value None (never 0).
     """
-    ctx = Context(connection.dialect.name, since, until, as_of or until)
+    ctx = Context(connection.dialect.name, since, until, as_of or until, by)
     chosen = [INDICATORS[key] for key in (keys or INDICATORS)]
     measures: dict[str, list[tuple[str, Measure]]] = {}
     for indicator in chosen:
@@ -275,3 +490,56 @@ def definitions(settings: CrmSettings | None = None) -> list[dict[str, Any]]:
         }
         for i in INDICATORS.values()
     ]
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    category: str
+    complaints: int
+    share: float | None
+    still_open: int
+    closed: int
+    resolution_hours: float | None
+
+
+def complaint_categories(
+    connection: Connection, *, since: datetime, until: datetime
+) -> list[CategoryRow]:
+    """Complaints filed in [since, until) per category (every category listed, most first),
+    with how many are still open and the average resolution time of those closed (the
+    `resolution_hours` definition above)."""
+    closed = signals.closures()
+    is_closed = col(ComplaintTicket.status).in_(signals.CLOSED)
+    hours = hours_between(connection.dialect.name, ComplaintTicket.created_at, closed.c.closed_at)
+    query = (
+        select(
+            ComplaintTicket.category,
+            func.count(),
+            _count_if(~is_closed),
+            _count_if(is_closed),
+            func.sum(case((is_closed, hours))),
+        )
+        .outerjoin(closed, closed.c.ticket_id == ComplaintTicket.id)
+        .where(ComplaintTicket.created_at >= since, ComplaintTicket.created_at < until)
+        .group_by(ComplaintTicket.category)
+    )
+    found = {str(row[0]): row for row in connection.execute(query)}
+    total = sum(int(row[1]) for row in found.values())
+    rows = []
+    for category in Category:
+        row = found.get(category.value)
+        count, still_open, done, spent = (
+            (int(row[1]), int(row[2] or 0), int(row[3] or 0), row[4]) if row else (0, 0, 0, None)
+        )
+        rows.append(
+            CategoryRow(
+                category=category.value,
+                complaints=count,
+                share=count / total if total else None,
+                still_open=still_open,
+                closed=done,
+                resolution_hours=float(spent) / done if done and spent is not None else None,
+            )
+        )
+    rows.sort(key=lambda r: -r.complaints)
+    return rows

@@ -39,6 +39,13 @@ def period_key(dialect: str, column: Any, grain: Grain) -> ColumnElement[str]:
     return func.strftime("%Y-%m", column)
 
 
+def hours_between(dialect: str, start: Any, end: Any) -> ColumnElement[float]:
+    """Hours from `start` to `end` (timestamps, or what an aggregate of them returns)."""
+    if dialect == "postgresql":
+        return func.extract("epoch", end - start) / 3600.0
+    return (func.julianday(end) - func.julianday(start)) * 24.0
+
+
 def default_as_of(db: Session | Connection) -> datetime:
     """The moment figures are computed for: the seed's anchor on a demo store, else now."""
     anchor = db.execute(

@@ -2,6 +2,7 @@
 
     python -m backend.store.seed [--customers 600] [--shipments 24000] [--seed 42]
                                  [--anchor 2025-06-11T12:00] [--database-url URL] [--reset]
+                                 [--no-complaints]
 
 Brings the schema up to date first, then fills an empty store; on a seeded store it does
 nothing and says so (the `seed_info` row records what was seeded); `--reset` empties every
@@ -14,7 +15,8 @@ What the data looks like, and why:
   in weighted UK cities; a handful of account managers. Shipment volume per customer follows a
   Zipf-like curve solved so the top 20% of customers send about 78% of shipments, as in the CRM
   literature. Some customers grow, decline, stop shipping, or joined recently, so churn and
-  value analyses have something to find.
+  value analyses have something to find; those who stop had more late, damaged or lost
+  parcels in the two months before (see TROUBLE).
 - Shipments: spread over the 365 days before the anchor (weekdays, a November–December peak),
   promised by service level (same day; express next working day; standard 2–3 and freight
   3–5 working days), with revenue from weight and service and a varying margin.
@@ -171,6 +173,13 @@ SECOND_FAILS = 0.22  # ...and so does the second: the parcel goes back
 DAMAGE = 0.01
 DAMAGED_RETURNED = 0.15
 LOST = 0.004
+# Customers who leave have usually had trouble first: core service failures are the most
+# common reason customers give for switching (Keaveney 1995, "Customer switching behavior in
+# service industries"). A "stopped" customer's parcels in the TROUBLE_DAYS before they stop
+# are TROUBLE times as likely to be late, to fail at the door, to be damaged or lost, so
+# the complaints and survey answers that follow carry some signal of churn.
+TROUBLE = 6.0
+TROUBLE_DAYS = 90
 
 DF_TEXT = (
     "We called but nobody was in. We left a card and will try again next working day.",
@@ -438,7 +447,8 @@ def _shipment(
         "cost": round(revenue * (1 - margin), 2),
         "shipped_at": _utc(label),
     }
-    row["promised_date"], row["_events"] = _journey(rng, row, label)
+    trouble = person["_trend"] == "stopped" and 0 <= offset - person["_turn"] < TROUBLE_DAYS
+    row["promised_date"], row["_events"] = _journey(rng, row, label, TROUBLE if trouble else 1.0)
     return row
 
 
@@ -449,8 +459,11 @@ def _weight(rng: random.Random, service: ServiceLevel) -> float:
     return round(min(max(rng.lognormvariate(0, 0.9) * median, 0.1), 30.0), 2)
 
 
-def _journey(rng: random.Random, row: dict[str, Any], label: datetime) -> tuple[date, list[Scan]]:
-    """The promised date and every scan the shipment will get, in local time."""
+def _journey(
+    rng: random.Random, row: dict[str, Any], label: datetime, trouble: float = 1.0
+) -> tuple[date, list[Scan]]:
+    """The promised date and every scan the shipment will get, in local time; `trouble`
+    multiplies the chance of each mishap."""
     service: ServiceLevel = row["service_level"]
     origin, destination = row["origin_city"], row["destination_city"]
     same_day = service is ServiceLevel.same_day
@@ -473,14 +486,14 @@ def _journey(rng: random.Random, row: dict[str, Any], label: datetime) -> tuple[
     if service in (ServiceLevel.standard, ServiceLevel.freight) and rng.random() < 0.15:
         earlier = _add_working(promised, -1)
         delivery = earlier if earlier > start else promised
-    delay_chance = DELAY_CHANCE[service] * (2 if promised.month == 12 else 1)
+    delay_chance = DELAY_CHANCE[service] * (2 if promised.month == 12 else 1) * trouble
     if rng.random() < delay_chance:
         delivery = _add_working(delivery, rng.choices((1, 2, 3), (60, 30, 10))[0])
     mishap = rng.random()
-    lost = mishap < LOST
-    damaged = LOST <= mishap < LOST + DAMAGE
+    lost = mishap < LOST * trouble
+    damaged = LOST * trouble <= mishap < (LOST + DAMAGE) * trouble
     fails = 0
-    if rng.random() < FAILED_ATTEMPT:
+    if rng.random() < FAILED_ATTEMPT * trouble:
         fails = 2 if rng.random() < SECOND_FAILS else 1
 
     scans: list[Scan] = [(label, origin, EventCode.LC, "Shipping label created by the sender.")]
@@ -655,9 +668,11 @@ def seed_database(
     seed: int = 42,
     anchor: datetime | None = None,
     reset: bool = False,
+    complaints: bool = False,
     echo: Callable[[str], None] = print,
 ) -> SeedResult:
-    """Migrate, then fill an empty store (or, with `reset`, an emptied one)."""
+    """Migrate, then fill an empty store (or, with `reset`, an emptied one); `complaints`
+    adds a year of complaint history (backend/complaints/history.py; the command does)."""
     url = resolve_url(url)
     anchor = (anchor or default_anchor()).astimezone(UTC).replace(second=0, microsecond=0)
     began = time.perf_counter()
@@ -727,6 +742,14 @@ def seed_database(
                 "seeded_at": datetime.now(UTC),
             },
         )
+        if complaints:
+            from backend.complaints.history import seed_complaint_history
+
+            phase = time.perf_counter()
+            with Session(bind=connection) as session:
+                keep = set(example_numbers(session).values())
+            tickets = seed_complaint_history(connection, anchor, seed, exclude=keep)
+            echo(_line("complaints", tickets, "tickets", phase))
     invite_delivered_backlog(url, now=anchor, echo=echo)
     seconds = time.perf_counter() - began
     echo(f"Done in {seconds:.1f} s.")
@@ -893,6 +916,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--database-url", default=None, help="default: DATABASE_URL")
     parser.add_argument("--reset", action="store_true", help="empty every table, then seed")
+    parser.add_argument("--no-complaints", action="store_true", help="seed no complaint history")
     args = parser.parse_args(argv)
     if args.customers < 1 or args.shipments < 1:
         parser.error("--customers and --shipments must be at least 1")
@@ -903,6 +927,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         anchor=args.anchor,
         reset=args.reset,
+        complaints=not args.no_complaints,
     )
     if not result.seeded:
         # A store seeded before surveys existed gets its deliveries' invitations now.

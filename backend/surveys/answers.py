@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
+from backend.crm.models import Tier
+from backend.crm.tiers import current_tier
 from backend.surveys.models import (
     FollowUpTask,
     InvitationStatus,
@@ -21,7 +23,6 @@ from backend.surveys.models import (
     SurveyInvitation,
     SurveyKind,
 )
-from backend.surveys.tiers import customer_tier
 
 # question: (lowest, highest) for scores, None for yes/no, "text" for free text.
 QUESTIONS: dict[str, tuple[int, int] | str | None] = {
@@ -263,7 +264,7 @@ def ensure_follow_up(
     ).first()
     if task is None:
         priority = invitation.customer_id is not None and (
-            customer_tier(session, invitation.customer_id, now) == "A"
+            current_tier(session, invitation.customer_id) is Tier.A
         )
         task = FollowUpTask(
             invitation_id=invitation.id,

@@ -1,11 +1,15 @@
 """The monthly relationship sample: a few business customers per account manager.
 
 Each manager's business customers who shipped in the last 365 days are candidates, except
-those sampled the month before. A candidate's weight is 1, times 3 for an A-tier customer,
-times 2 when at risk; each manager gets `per_manager` of them, drawn without replacement in
-proportion to weight (Efraimidis-Spirakis keys, so a fixed `seed` repeats the draw). Each pick
-is stored with its weight and reasons, and gets a relationship-survey invitation by e-mail.
-Running the job again for a month that was already sampled changes nothing.
+those sampled the month before. Tier and churn risk are the CRM's (backend/crm: the stored
+figures of the latest recomputation). A candidate's weight is (1 + 4 x churn risk), times 3
+for an A-tier customer, so a customer about to leave is up to five times as likely to be
+asked about service quality; each manager gets `per_manager` of them, drawn without
+replacement in proportion to weight (Efraimidis-Spirakis keys; the draw is seeded by the
+month unless `seed` is given, so a month's sample is stable). Each pick is stored with its
+weight and reasons, and gets a relationship-survey invitation by e-mail. Running the job
+again for a month that was already sampled changes nothing. This is the only relationship
+sampler: the CRM API lists what it stored.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
 from backend.store.models import Customer, CustomerKind, Shipment
 from backend.surveys.invitations import _create_once, is_opted_out, new_token, queue_message
 from backend.surveys.models import (
@@ -24,10 +29,9 @@ from backend.surveys.models import (
     SurveyInvitation,
     SurveyKind,
 )
-from backend.surveys.tiers import standings
 
 A_TIER_WEIGHT = 3.0
-AT_RISK_WEIGHT = 2.0
+RISK_WEIGHT = 4.0  # weight = 1 + RISK_WEIGHT x churn risk (0..1)
 RELATIONSHIP_EXPIRY = timedelta(days=14)
 
 
@@ -84,32 +88,42 @@ def sample_relationships(
             .distinct()
         ).all()
     )
-    customers = session.exec(
-        select(Customer).where(Customer.kind == CustomerKind.business).order_by(col(Customer.id))
+    candidates = session.exec(
+        select(Customer, CustomerTier.tier, ChurnRisk)
+        .outerjoin(CustomerTier, col(CustomerTier.customer_id) == Customer.id)
+        .outerjoin(ChurnRisk, col(ChurnRisk.customer_id) == Customer.id)
+        .where(Customer.kind == CustomerKind.business)
+        .order_by(col(Customer.id))
     ).all()
-    standing = standings(session, now)
-    rng = random.Random(seed)
-    by_manager: dict[str, list[Customer]] = {}
-    for customer in customers:
+    rng = random.Random(seed if seed is not None else f"relationship-{period}")
+    by_manager: dict[str, list[tuple[Customer, Tier | None, ChurnRisk | None]]] = {}
+    for customer, tier, risk in candidates:
         if customer.id in active and customer.id not in last_month:
-            by_manager.setdefault(customer.account_manager, []).append(customer)
+            by_manager.setdefault(customer.account_manager, []).append((customer, tier, risk))
     samples: list[RelationshipSample] = []
     for manager in sorted(by_manager):
         keyed = []
-        for customer in by_manager[manager]:
-            info = standing.get(customer.id or 0)
-            weight, reasons = 1.0, []
-            if info and info.tier == "A":
-                weight *= A_TIER_WEIGHT
-                reasons.append("A-tier")
-            if info and info.at_risk:
-                weight *= AT_RISK_WEIGHT
-                reasons.append("at risk: " + ", ".join(info.risk_reasons))
+        for customer, tier, risk in by_manager[manager]:
+            weight, reasons = candidate_weight(tier, risk)
             keyed.append((rng.random() ** (1.0 / weight), customer, weight, reasons))
         keyed.sort(key=lambda item: item[0], reverse=True)
         for _key, customer, weight, reasons in keyed[:per_manager]:
             samples.append(_sample(session, period, customer, weight, reasons, now, public_url))
     return SampleResult(period, created=True, samples=samples)
+
+
+def candidate_weight(tier: Tier | None, risk: ChurnRisk | None) -> tuple[float, list[str]]:
+    """A candidate's sampling weight and the reasons for it, from the CRM's stored figures."""
+    weight, reasons = 1.0, []
+    if tier is Tier.A:
+        weight *= A_TIER_WEIGHT
+        reasons.append("A-tier")
+    if risk is not None and risk.score > 0:
+        weight *= 1.0 + RISK_WEIGHT * risk.score
+        if risk.level is not RiskLevel.low:
+            why = risk.reasons[0]["text"] if risk.reasons else ""
+            reasons.append(f"{risk.level.value} churn risk {risk.score:.2f}: {why}".strip(": "))
+    return round(weight, 4), reasons
 
 
 def _sample(
@@ -146,7 +160,7 @@ def _sample(
         customer_id=customer.id or 0,
         account_manager=customer.account_manager,
         weight=weight,
-        reasons="; ".join(reasons) or "random",
+        reasons=("; ".join(reasons) or "random")[:200],
         invitation_id=invited.invitation.id,
         created_at=now,
     )

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
-from sqlmodel import select
+from sqlmodel import col, select
 
 from backend.api.routes import EngineDep, SessionDep
 from backend.api.routes.auth import require_agent_token
@@ -23,6 +23,7 @@ from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
 from backend.crm.recompute import recompute_all, schedule
 from backend.crm.sql import default_as_of
 from backend.store.models import Customer
+from backend.surveys.models import RelationshipSample
 
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
 PAGE_CSP = (
@@ -133,10 +134,14 @@ class EvaluationOut(BaseModel):
     outcome_until: datetime
     customers: int
     stopped: int
-    auc_model: float | None
-    auc_recency: float | None
+    auc_model: float | None = Field(description="The configured score.")
+    auc_recency: float | None = Field(description="Baseline: days since the last shipment.")
+    auc_without_feedback: float | None = Field(
+        description="The configured score without the complaint and survey rules."
+    )
     fitted_prior: float
-    auc_fitted: float | None
+    fitted_weights: dict[str, float] = Field(description="Rule weights fitted on the split before.")
+    auc_fitted: float | None = Field(description="The fitted prior and weights.")
     high_risk: int
     high_risk_stopped: int
 
@@ -168,20 +173,36 @@ class IndexOut(BaseModel):
     rows: list[IndexRowOut]
 
 
+class CategoryOut(BaseModel):
+    category: str
+    complaints: int
+    share: float | None = Field(description="Share of the range's complaints, 0..1.")
+    still_open: int
+    closed: int
+    resolution_hours: float | None = Field(
+        description="Average hours from filing to closing, of those closed."
+    )
+
+
+class CategoriesOut(BaseModel):
+    since: datetime
+    until: datetime
+    categories: list[CategoryOut]
+
+
 class SampledCustomer(BaseModel):
     code: str
     name: str
-    risk: float
-
-
-class ManagerSample(BaseModel):
     account_manager: str
-    customers: list[SampledCustomer]
+    tier: Tier | None
+    risk: float | None = Field(description="Churn risk now (None when not scored).")
+    weight: float = Field(description="Sampling weight when the customer was drawn.")
+    reasons: str
 
 
 class SampleOut(BaseModel):
     month: str
-    managers: list[ManagerSample]
+    customers: list[SampledCustomer]
 
 
 class RecomputeOut(BaseModel):
@@ -328,24 +349,33 @@ def churn_evaluation(engine: EngineDep) -> EvaluationOut:
 @api.get("/sampling", response_model=SampleOut, summary="Monthly relationship sample")
 def sampling(
     session: SessionDep,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-    per_manager: Annotated[int, Query(ge=1, le=100)] = 5,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
 ) -> SampleOut:
-    """Customers each account manager asks about service quality this month, weighted
-    toward those at risk."""
+    """Customers drawn for the month's relationship survey (weighted toward A-tier and
+    at-risk customers; drawn by `python -m backend.surveys sample` or the internal
+    `POST /api/surveys/relationship-samples`), with their tier and churn risk now."""
     month = month or f"{datetime.now(UTC):%Y-%m}"
-    picked = churn.relationship_sample(session, month, per_manager)
+    rows = session.exec(
+        select(RelationshipSample, Customer, CustomerTier.tier, ChurnRisk.score)
+        .join(Customer, col(Customer.id) == RelationshipSample.customer_id)
+        .outerjoin(CustomerTier, col(CustomerTier.customer_id) == Customer.id)
+        .outerjoin(ChurnRisk, col(ChurnRisk.customer_id) == Customer.id)
+        .where(RelationshipSample.period == month)
+        .order_by(col(RelationshipSample.account_manager), col(RelationshipSample.weight).desc())
+    ).all()
     return SampleOut(
         month=month,
-        managers=[
-            ManagerSample(
-                account_manager=manager,
-                customers=[
-                    SampledCustomer(code=c.code, name=c.name, risk=round(risk, 4))
-                    for c, risk in customers
-                ],
+        customers=[
+            SampledCustomer(
+                code=customer.code,
+                name=customer.name,
+                account_manager=sample.account_manager,
+                tier=tier,
+                risk=None if risk is None else round(risk, 4),
+                weight=sample.weight,
+                reasons=sample.reasons,
             )
-            for manager, customers in picked.items()
+            for sample, customer, tier, risk in rows
         ],
     )
 
@@ -386,6 +416,24 @@ def satisfaction_index(
         until=until,
         indicators=[IndicatorOut(**d) for d in satisfaction.definitions()],
         rows=[IndexRowOut(**vars(r)) for r in rows],
+    )
+
+
+@api.get("/complaints/categories", response_model=CategoriesOut, summary="Complaint categories")
+def complaint_categories(
+    engine: EngineDep, since: datetime | None = None, until: datetime | None = None
+) -> CategoriesOut:
+    """Complaints filed per category, with those still open and the average resolution time.
+    The range defaults to the index's monthly range (a year of whole months to the as-of
+    moment)."""
+    with engine.connect() as connection:
+        until = _aware(until) if until else default_as_of(connection)
+        since = _aware(since) if since else satisfaction.default_since(until, "month")
+        if since >= until:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
+        rows = satisfaction.complaint_categories(connection, since=since, until=until)
+    return CategoriesOut(
+        since=since, until=until, categories=[CategoryOut(**vars(r)) for r in rows]
     )
 
 

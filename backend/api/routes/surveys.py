@@ -1,4 +1,5 @@
-"""Survey endpoints: a token's state, opting out, the outbox, follow-ups, sampling, figures.
+"""Survey endpoints: a token's state, opting out, the outbox, follow-ups, sampling. (CSAT,
+NPS and the response rate are indicators of the CRM satisfaction index, /api/crm/satisfaction.)
 
 Public (a customer holds the token): `GET /api/surveys/{token}` and the opt-out link.
 Everything else needs the internal API token.
@@ -11,13 +12,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import HTMLResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from backend.api.routes import SessionDep, SettingsDep
 from backend.api.routes.auth import InternalAuth
 from backend.store.models import Shipment
-from backend.surveys import figures as survey_figures
 from backend.surveys.answers import questions_for
 from backend.surveys.invitations import closed_reason, find_by_token, opt_out
 from backend.surveys.models import (
@@ -50,43 +50,11 @@ class OutboxUpdate(BaseModel):
     status: Literal["sent", "failed"]
 
 
-class FigureRow(BaseModel):
-    period: str
-    service_level: str
-    invitations: int
-    responses: int
-    response_rate: float | None
-    csat_answers: int
-    csat_average: float | None
-    csat_satisfied_pct: float | None
-    nps_answers: int
-    nps: float | None
-    on_time_rate: float | None
-    good_condition_rate: float | None
-
-
 NOT_FOUND = "There is no survey with this link. Please check it was copied in full."
 OPTED_OUT_PAGE = (
     "<!doctype html><meta charset=utf-8><title>Parcelline surveys</title>"
     "<p>Done: we won't send surveys to this phone number or e-mail address any more.</p>"
 )
-
-
-@router.get("/figures", response_model=list[FigureRow], summary="CSAT, NPS and rates by period")
-def get_figures(
-    session: SessionDep,
-    period: Literal["month", "week", "day"] = "month",
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
-    service_level: str | None = None,
-    kind: Literal["delivery", "on_request", "relationship"] = "delivery",
-) -> list[dict[str, object]]:
-    """CSAT (average and % satisfied 4-5), NPS (% promoters 9-10 minus % detractors 0-6), response
-    rate, and the on-time and good-condition rates customers report, one row per period and
-    service level, oldest first. Periods are months, ISO weeks or days of the invitation."""
-    from backend.surveys.models import SurveyKind
-
-    return survey_figures.figures(session, period, since, until, service_level, SurveyKind(kind))
 
 
 @router.post("/relationship-samples", dependencies=[InternalAuth], summary="Run the monthly sample")

@@ -14,6 +14,15 @@ const pct = (v, digits = 1) => (v === null || v === undefined ? "—" : `${(v * 
 const money = (v) => `£${Number(v).toLocaleString("en-GB", { maximumFractionDigits: 0 })}`;
 const fixed = (v, digits = 2) => (v === null || v === undefined ? "—" : Number(v).toFixed(digits));
 
+// How each indicator unit is charted and written (the API gives shares as 0..1).
+const UNITS = {
+  share: { scale: 100, axis: "%", text: (v) => pct(v, 2) },
+  per_1000: { scale: 1, axis: "per 1,000 shipments", text: (v) => fixed(v, 2) },
+  hours: { scale: 1, axis: "hours", text: (v) => (v === null || v === undefined ? "—" : `${fixed(v, 1)} h`) },
+  score: { scale: 1, axis: "points", text: (v) => fixed(v, 1) },
+};
+const unitOf = (indicator) => UNITS[indicator.unit] || UNITS.score;
+
 class Unauthorised extends Error {}
 
 async function api(path, options = {}) {
@@ -190,6 +199,7 @@ async function loadIndex() {
   const periods = [...new Set(index.rows.map((r) => r.period))];
   const groups = [...new Set(index.rows.map((r) => r.group))];
   for (const indicator of index.indicators) {
+    const unit = unitOf(indicator);
     const figure = element("figure");
     figure.appendChild(element("figcaption", indicator.label));
     const box = element("div", null, "chart");
@@ -205,32 +215,65 @@ async function loadIndex() {
       label: group === "all" ? indicator.label : group,
       data: periods.map((p) => {
         const row = index.rows.find((r) => r.period === p && r.group === group && r.indicator === indicator.key);
-        return row && row.value !== null ? row.value * 100 : null;
+        return row && row.value !== null ? row.value * unit.scale : null;
       }),
       borderColor: GROUP_COLOURS[i % GROUP_COLOURS.length],
       backgroundColor: GROUP_COLOURS[i % GROUP_COLOURS.length],
       spanGaps: false, pointRadius: 2,
     }));
     if (indicator.target !== null) {
-      datasets.push({ label: `target ${pct(indicator.target, 1)}`, data: periods.map(() => indicator.target * 100),
+      datasets.push({ label: `target ${unit.text(indicator.target)}`, data: periods.map(() => indicator.target * unit.scale),
         borderColor: "#868e96", borderDash: [6, 4], pointRadius: 0, backgroundColor: "#868e96" });
     }
     draw(canvas.id, {
       type: "line",
       data: { labels: periods, datasets },
-      options: { scales: { y: { title: { display: true, text: "%" } } },
+      options: { scales: { y: { title: { display: true, text: unit.axis } } },
         plugins: { legend: { display: groups.length > 1 || indicator.target !== null, labels: { boxWidth: 12 } } } },
     });
   }
   const labels = Object.fromEntries(index.indicators.map((i) => [i.key, i.label]));
+  const byKey = Object.fromEntries(index.indicators.map((i) => [i.key, i]));
   renderTable("index-table", `satisfaction-index-${grain}-${by}`, [
     { key: "period", label: grain === "week" ? "Week from" : "Month" },
     { key: "group", label: by === "none" ? "Group" : by.replace("_", " ") },
     { key: "indicator", label: "Indicator", format: (r) => labels[r.indicator] },
     { key: "numerator", label: "Numerator", num: true },
     { key: "denominator", label: "Denominator", num: true },
-    { key: "value", label: "Value", num: true, format: (r) => pct(r.value, 2) },
+    { key: "value", label: "Value", num: true, format: (r) => unitOf(byKey[r.indicator]).text(r.value) },
+    { key: "target", label: "Target", num: true, format: (r) => unitOf(byKey[r.indicator]).text(byKey[r.indicator].target),
+      csv: (r) => byKey[r.indicator].target },
   ], index.rows);
+}
+
+const CATEGORY_LABELS = {
+  late_delivery: "Late delivery", damaged: "Damaged goods", lost: "Lost parcel",
+  misdelivery: "Wrong address / misdelivery", billing: "Billing / overcharge",
+  courier_conduct: "Courier conduct", other: "Other",
+};
+
+async function loadCategories() {
+  const result = await api("/complaints/categories");
+  const rows = result.categories;
+  draw("categories-chart", {
+    type: "bar",
+    data: {
+      labels: rows.map((r) => CATEGORY_LABELS[r.category] || r.category),
+      datasets: [
+        { label: "Closed", data: rows.map((r) => r.closed), backgroundColor: "#4c9be8" },
+        { label: "Still open", data: rows.map((r) => r.still_open), backgroundColor: "#e67700" },
+      ],
+    },
+    options: { indexAxis: "y", scales: { x: { stacked: true, title: { display: true, text: "complaints" } }, y: { stacked: true } } },
+  });
+  renderTable("categories-table", "complaint-categories", [
+    { key: "category", label: "Category", format: (r) => CATEGORY_LABELS[r.category] || r.category },
+    { key: "complaints", label: "Complaints", num: true },
+    { key: "share", label: "Share", num: true, format: (r) => pct(r.share) },
+    { key: "still_open", label: "Still open", num: true },
+    { key: "closed", label: "Closed", num: true },
+    { key: "resolution_hours", label: "Average resolution (hours)", num: true, format: (r) => fixed(r.resolution_hours, 1) },
+  ], rows);
 }
 
 async function loadChanges() {
@@ -253,14 +296,16 @@ async function loadEvaluation() {
     { what: "Shipped nothing afterwards", value: e.stopped },
     { what: "AUC, churn risk", value: fixed(e.auc_model, 3) },
     { what: "AUC, days since last shipment only", value: fixed(e.auc_recency, 3) },
-    { what: `AUC, prior ${e.fitted_prior} fitted on the split before`, value: fixed(e.auc_fitted, 3) },
+    { what: "AUC, without complaints and surveys", value: fixed(e.auc_without_feedback, 3) },
+    { what: `AUC, prior ${e.fitted_prior} and rule weights ${Object.entries(e.fitted_weights).map(([k, v]) => `${k} ${v}`).join(", ")} fitted on the split before`,
+      value: fixed(e.auc_fitted, 3) },
     { what: "High risk, of whom stopped", value: `${e.high_risk} / ${e.high_risk_stopped}` },
   ], { collapsed: false });
 }
 
 async function loadAll() {
   try {
-    await Promise.all([loadTiers(), loadRisk(), loadIndex(), loadChanges(), loadEvaluation()]);
+    await Promise.all([loadTiers(), loadRisk(), loadIndex(), loadCategories(), loadChanges(), loadEvaluation()]);
     $("login").hidden = true;
     $("dashboard").hidden = false;
     $("recompute").hidden = false;

@@ -91,7 +91,6 @@ def test_openapi_documents_every_public_route(backend):
         ("POST", "/api/agent/complaints/{reference}/notes"),
         ("POST", "/api/agent/complaints/{reference}/resolve"),
         ("POST", "/api/tracking-events"),
-        ("GET", "/api/surveys/figures"),
         ("GET", "/api/surveys/relationship-samples"),
         ("POST", "/api/surveys/relationship-samples"),
         ("GET", "/api/surveys/outbox"),
@@ -110,6 +109,7 @@ def test_openapi_documents_every_public_route(backend):
         ("GET", "/api/crm/churn/evaluation"),
         ("GET", "/api/crm/sampling"),
         ("GET", "/api/crm/satisfaction/definitions"),
+        ("GET", "/api/crm/complaints/categories"),
         ("GET", "/api/crm/satisfaction"),
         ("POST", "/api/crm/recompute"),
     }

@@ -21,6 +21,7 @@ FIGURES = [
     "/api/crm/sampling",
     "/api/crm/satisfaction",
     "/api/crm/satisfaction/definitions",
+    "/api/crm/complaints/categories",
 ]
 
 
@@ -87,11 +88,33 @@ def test_at_risk_rows_carry_reasons_and_actions(crm: Backend) -> None:
 def test_satisfaction_index_shape(crm: Backend) -> None:
     index = get(crm, "/api/crm/satisfaction?grain=month&by=service_level").json()
     keys = {i["key"] for i in index["indicators"]}
-    assert keys == {"on_time_rate", "completion_rate", "damage_rate", "loss_rate"}
-    assert {r["group"] for r in index["rows"]} <= {"standard", "express", "same_day", "freight"}
-    assert all(r["value"] is None or 0 <= r["value"] <= 1 for r in index["rows"])
+    assert {"on_time_rate", "complaint_rate", "csat", "nps", "response_rate"} <= keys
+    shares = {i["key"] for i in index["indicators"] if i["unit"] == "share"}
+    groups = {"standard", "express", "same_day", "freight", "unknown"}
+    assert {r["group"] for r in index["rows"]} <= groups
+    assert all(
+        r["value"] is None or 0 <= r["value"] <= 1
+        for r in index["rows"]
+        if r["indicator"] in shares
+    )
+    assert all(
+        r["value"] is None or -100 <= r["value"] <= 100
+        for r in index["rows"]
+        if r["indicator"] == "nps"
+    )
+    assert any(r["value"] is not None for r in index["rows"] if r["indicator"] == "csat")
     bad = get(crm, "/api/crm/satisfaction?grain=day")
     assert bad.status_code == 422
+
+
+def test_complaint_categories_cover_every_category(crm: Backend) -> None:
+    result = get(crm, "/api/crm/complaints/categories").json()
+    assert {c["category"] for c in result["categories"]} >= {"late_delivery", "damaged", "lost"}
+    assert result["since"] < result["until"]
+    assert (
+        get(crm, "/api/crm/complaints/categories?since=2025-06-01&until=2025-05-01").status_code
+        == 422
+    )
 
 
 def test_openapi_documents_every_figure(crm: Backend) -> None:

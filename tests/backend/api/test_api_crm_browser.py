@@ -27,6 +27,13 @@ CHARTS = [
     "index-completion_rate",
     "index-damage_rate",
     "index-loss_rate",
+    "index-complaint_rate",
+    "index-resolution_hours",
+    "index-sla_compliance",
+    "index-csat",
+    "index-nps",
+    "index-response_rate",
+    "categories-chart",
 ]
 
 

@@ -1,4 +1,5 @@
-"""Small hand-built stores for the CRM figures, on SQLite and PostgreSQL (store_url)."""
+"""Small hand-built stores for the CRM figures, on SQLite and PostgreSQL (store_url):
+customers, shipments, complaint tickets and survey answers with only the fields a test needs."""
 
 from __future__ import annotations
 
@@ -6,12 +7,22 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
+from backend.complaints.models import (
+    CallbackChannel,
+    Category,
+    ComplaintEvent,
+    ComplaintTicket,
+    TicketEventKind,
+    TicketStatus,
+)
+from backend.crm.models import Tier
 from backend.store import tracking_numbers
 from backend.store.db import get_engine
 from backend.store.models import Customer, CustomerKind, ServiceLevel, Shipment, ShipmentStatus
+from backend.surveys.models import InvitationStatus, SurveyAnswer, SurveyInvitation, SurveyKind
 
 # A Wednesday, midday UTC.
 AS_OF = datetime(2025, 6, 11, 12, 0, tzinfo=UTC)
@@ -25,6 +36,7 @@ class Store:
         self.engine: Engine = get_engine(url)
         self._customers = 0
         self._shipments = 0
+        self._surveys = 0
 
     def customer(
         self, joined_days_ago: float = 800, manager: str = "Tom Whitaker", name: str = ""
@@ -82,6 +94,92 @@ class Store:
             )
         with self.engine.begin() as connection:
             connection.execute(insert(Shipment), rows)
+
+    def shipment_ids(self, customer_id: int) -> list[int]:
+        with self.engine.connect() as connection:
+            found = select(Shipment.id).where(Shipment.customer_id == customer_id)
+            return list(connection.execute(found.order_by(Shipment.id)).scalars())
+
+    def complaint(
+        self,
+        customer_id: int | None,
+        shipment_id: int | None,
+        filed: datetime,
+        *,
+        hours: float = 48,
+        closed: datetime | None = None,
+        status: TicketStatus | None = None,
+        category: Category = Category.late_delivery,
+    ) -> int:
+        """A ticket filed at `filed` with an answer deadline `hours` later, closed at `closed`
+        (resolved unless `status` says otherwise)."""
+        status = status or (TicketStatus.resolved if closed else TicketStatus.open)
+        with self.engine.begin() as connection:
+            ticket = connection.execute(
+                insert(ComplaintTicket).values(
+                    customer_id=customer_id,
+                    shipment_id=shipment_id,
+                    category=category,
+                    description="Late again",
+                    callback_channel=CallbackChannel.email,
+                    tier=Tier.C,
+                    priority=3,
+                    queue="customer-care",
+                    status=status,
+                    sla_due_at=filed + timedelta(hours=hours),
+                    created_at=filed,
+                    updated_at=closed or filed,
+                )
+            ).inserted_primary_key[0]
+            events = [{"kind": TicketEventKind.created, "at": filed, "to": TicketStatus.open}]
+            if closed is not None:
+                events.append({"kind": TicketEventKind.resolved, "at": closed, "to": status})
+            for event in events:
+                connection.execute(
+                    insert(ComplaintEvent).values(
+                        ticket_id=ticket,
+                        occurred_at=event["at"],
+                        author="Priya Shah",
+                        kind=event["kind"],
+                        to_status=event["to"],
+                    )
+                )
+            return ticket
+
+    def survey(
+        self,
+        shipment_id: int,
+        sent: datetime,
+        answers: dict[str, int | None] | None = None,
+        *,
+        customer_id: int | None = None,
+        opted_out: bool = False,
+    ) -> None:
+        """A post-delivery invitation sent at `sent`, with `answers` (None: a skip)."""
+        self._surveys += 1
+        with self.engine.begin() as connection:
+            invitation = connection.execute(
+                insert(SurveyInvitation).values(
+                    token=f"token-{self._surveys}",
+                    kind=SurveyKind.delivery,
+                    shipment_id=shipment_id,
+                    customer_id=customer_id,
+                    contact="+447700900123",
+                    status=InvitationStatus.opted_out if opted_out else InvitationStatus.pending,
+                    created_at=sent,
+                    expires_at=sent + timedelta(days=7),
+                )
+            ).inserted_primary_key[0]
+            for question, score in (answers or {}).items():
+                connection.execute(
+                    insert(SurveyAnswer).values(
+                        invitation_id=invitation,
+                        question=question,
+                        score=score,
+                        skipped=score is None,
+                        answered_at=sent + timedelta(hours=2),
+                    )
+                )
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Churn risk, its reasons and actions, the AUC evaluation and the relationship sample."""
+"""Churn risk, its reasons and actions, and the AUC evaluation."""
 
 from __future__ import annotations
 
@@ -108,15 +108,75 @@ def test_evaluation_ranks_the_customers_who_stopped_first(store: Store) -> None:
     assert result.high_risk_stopped <= result.high_risk
 
 
-def test_relationship_sample_is_stable_and_per_manager(store: Store) -> None:
-    for manager in ("Priya Shah", "Tom Whitaker"):
-        for _ in range(6):
-            store.ship(store.customer(manager=manager), WEEKLY[:10])
-    with Session(store.engine) as session:
-        first = churn.relationship_sample(session, "2025-06", per_manager=3)
-        again = churn.relationship_sample(session, "2025-06", per_manager=3)
-    assert set(first) == {"Priya Shah", "Tom Whitaker"}
-    assert all(len(picked) == 3 for picked in first.values())
-    assert [[c.id for c, _ in v] for v in first.values()] == [
-        [c.id for c, _ in v] for v in again.values()
-    ]
+def test_open_and_frequent_complaints_are_a_reason_to_call(store: Store) -> None:
+    calm, upset = store.customer(), store.customer()
+    for customer in (calm, upset):
+        store.ship(customer, WEEKLY)  # 13 shipments in the last 90 days
+    parcels = store.shipment_ids(upset)
+    filed = AS_OF - timedelta(days=30)
+    store.complaint(upset, parcels[-1], filed, closed=filed + timedelta(hours=5))
+    store.complaint(upset, parcels[-2], AS_OF - timedelta(days=2))  # still open
+    old = AS_OF - timedelta(days=200)
+    store.complaint(upset, parcels[0], old, closed=old + timedelta(days=1))  # long settled
+    churn.recompute_churn(store.engine, AS_OF)
+    found = risks(store)
+    assert found[calm].reasons == []
+    reasons = {r["rule"]: r for r in found[upset].reasons}
+    assert set(reasons) == {"complaints"}
+    assert reasons["complaints"]["text"] == (
+        "2 complaints in the last 90 days (15% of their parcels); 1 still open."
+    )
+    assert reasons["complaints"]["strength"] == 1.0  # 0.5 for the open one + 0.5 x 15 % / 10 %
+    assert found[upset].score > found[calm].score
+    assert found[upset].suggested_action == "call"
+
+
+def test_a_complaint_counts_as_open_only_until_it_closed(store: Store) -> None:
+    customer = store.customer()
+    store.ship(customer, WEEKLY)
+    filed = AS_OF - timedelta(days=20)
+    store.complaint(customer, None, filed, closed=AS_OF - timedelta(days=10))
+    settings = churn.get_crm_settings()
+    with store.engine.connect() as connection:
+        before = churn.complaint_features(connection, AS_OF - timedelta(days=15), settings)
+        after = churn.complaint_features(connection, AS_OF, settings)
+        earlier = churn.complaint_features(connection, filed - timedelta(days=1), settings)
+    assert before == [{"customer_id": customer, "complaints_recent": 1, "complaints_open": 1}]
+    assert after == [{"customer_id": customer, "complaints_recent": 1, "complaints_open": 0}]
+    assert earlier == []  # not filed yet
+
+
+def test_unhappy_survey_answers_about_their_parcels_are_a_reason(store: Store) -> None:
+    unhappy, few = store.customer(), store.customer()
+    for customer in (unhappy, few):
+        store.ship(customer, WEEKLY)
+    sent = AS_OF - timedelta(days=10)
+    parcels = store.shipment_ids(unhappy)
+    for parcel, answers in zip(
+        parcels,
+        [{"csat": 1}, {"csat": 5, "nps": 3}, {"csat": 2, "nps": 9}, {"csat": 5, "nps": 10}],
+        strict=False,
+    ):
+        store.survey(parcel, sent, answers, customer_id=unhappy)
+    store.survey(parcels[5], AS_OF - timedelta(days=150), {"csat": 1}, customer_id=unhappy)
+    for parcel in store.shipment_ids(few)[:2]:  # two answers: too few to judge
+        store.survey(parcel, sent, {"csat": 1}, customer_id=few)
+    churn.recompute_churn(store.engine, AS_OF)
+    found = risks(store)
+    reasons = {r["rule"]: r for r in found[unhappy].reasons}
+    assert reasons["satisfaction"]["text"] == (
+        "3 of 4 recent survey answers about their parcels unhappy (CSAT 1-2 or NPS 0-6)."
+    )
+    assert reasons["satisfaction"]["strength"] == 0.75
+    assert found[few].reasons == []
+
+
+def test_evaluation_reports_the_fitted_weights(store: Store) -> None:
+    for customer in [store.customer() for _ in range(3)]:
+        store.ship(customer, [d for d in WEEKLY if d > 200])
+    for customer in [store.customer() for _ in range(3)]:
+        store.ship(customer, WEEKLY)
+    result = churn.evaluate(store.engine, AS_OF)
+    assert set(result.fitted_weights) == set(churn.RULE_WEIGHTS)
+    assert result.fitted_prior in churn.PRIORS
+    assert result.auc_without_feedback is not None

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlmodel import Session, col, select
 
 from backend.crm import recompute
 from backend.crm.__main__ import main
+from backend.crm.models import TierChange
 from backend.store.db import get_engine
 from backend.store.seed import seed_database
 from tests.backend.crm.conftest import AS_OF
@@ -28,6 +31,28 @@ def test_recompute_command_prints_the_pyramid(small_store: str, capsys: Any) -> 
     assert "As of 2025-06-11 12:00 UTC" in out
     assert "tier A:      6 customers ( 20.0%)" in out
     assert "tier C:     15 customers ( 50.0%)" in out
+    # A store with no tier history gets the tiers of the last twelve month starts first.
+    assert "Tier history: computed as of the start of the last 12 months" in out
+    with Session(get_engine(small_store)) as session:
+        moments = set(session.exec(select(TierChange.changed_at)).all())
+        assert datetime(2024, 6, 1, tzinfo=UTC) in moments  # the first, one per customer
+        assert datetime(2025, 5, 1, tzinfo=UTC) in moments or len(moments) < 13
+        assert session.exec(
+            select(TierChange).where(col(TierChange.previous_tier).is_not(None))
+        ).first()
+    assert main(["recompute", "--database-url", small_store]) == 0
+    assert "Tier history" not in capsys.readouterr().out  # once only
+
+
+def test_month_starts() -> None:
+    assert recompute.month_starts(AS_OF, 3) == [
+        datetime(2025, 3, 1, tzinfo=UTC),
+        datetime(2025, 4, 1, tzinfo=UTC),
+        datetime(2025, 5, 1, tzinfo=UTC),
+    ]
+    assert recompute.month_starts(datetime(2025, 1, 5, tzinfo=UTC), 1) == [
+        datetime(2024, 12, 1, tzinfo=UTC)
+    ]
 
 
 def test_evaluate_command_prints_both_aucs(small_store: str, capsys: Any) -> None:

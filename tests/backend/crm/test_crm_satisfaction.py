@@ -128,8 +128,21 @@ def test_period_labels() -> None:
 
 def test_definitions_carry_targets() -> None:
     found = {d["key"]: d for d in satisfaction.definitions()}
-    assert set(found) == {"on_time_rate", "completion_rate", "damage_rate", "loss_rate"}
+    assert set(found) == {
+        "on_time_rate",
+        "completion_rate",
+        "damage_rate",
+        "loss_rate",
+        "complaint_rate",
+        "resolution_hours",
+        "sla_compliance",
+        "csat",
+        "nps",
+        "response_rate",
+    }
     assert found["on_time_rate"]["target"] == 0.95
+    assert found["complaint_rate"]["unit"] == "per_1000" and found["nps"]["unit"] == "score"
+    assert all(d["target"] is not None for d in found.values())
     assert all(d["definition"] for d in found.values())
 
 

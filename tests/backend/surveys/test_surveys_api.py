@@ -210,31 +210,6 @@ def test_outbox_and_follow_ups_for_the_gateway_and_the_team(
     assert client.get("/api/surveys/follow-ups").status_code == 401
 
 
-def test_figures(client: TestClient, session: Session, make_shipment: Any) -> None:
-    now = datetime.now(UTC)
-    scores = [
-        {"csat": 5, "nps": 10, "on_time": 1, "condition": 1},
-        {"csat": 4, "nps": 9, "on_time": 1, "condition": 1},
-        {"csat": 1, "nps": 2, "on_time": 0, "condition": 0},
-        {"csat": 3, "nps": 7, "on_time": 1, "condition": 1},
-    ]
-    for given in [*scores, {}]:
-        invitation = invite_delivery(session, make_shipment(status="delivered"), now).invitation
-        for question, score in given.items():
-            answers.record_answer(session, invitation, question, Parsed("value", score), now)
-    session.commit()
-    rows = client.get("/api/surveys/figures").json()
-    assert len(rows) == 1
-    row = rows[0]
-    assert row["period"] == now.strftime("%Y-%m") and row["service_level"] == "standard"
-    assert (row["invitations"], row["responses"], row["response_rate"]) == (5, 4, 80.0)
-    assert row["csat_average"] == 3.25 and row["csat_satisfied_pct"] == 50.0
-    assert row["nps"] == 25.0  # 2 promoters, 1 detractor of 4
-    assert row["on_time_rate"] == 75.0 and row["good_condition_rate"] == 75.0
-    assert client.get("/api/surveys/figures", params={"service_level": "express"}).json() == []
-    assert client.get("/api/surveys/figures", params={"period": "year"}).status_code == 422
-
-
 def test_the_sampling_endpoint(client: TestClient, session: Session, make_shipment: Any) -> None:
     for _ in range(3):
         make_shipment(shipped_at=datetime.now(UTC) - timedelta(days=3))

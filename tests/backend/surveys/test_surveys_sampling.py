@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
+from backend.crm.recompute import recompute_all
 from backend.store.db import get_engine
 from backend.store.models import Customer, CustomerKind
 from backend.surveys.models import (
@@ -20,7 +22,6 @@ from backend.surveys.models import (
     SurveyKind,
 )
 from backend.surveys.sampling import previous_period, sample_relationships
-from backend.surveys.tiers import standings
 
 NOW = datetime(2025, 6, 11, 11, 0, tzinfo=UTC)
 
@@ -34,6 +35,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     seed_database(
         f"sqlite:///{path}", customers=120, shipments=4000, seed=3, anchor=STORE_ANCHOR, echo=str
     )
+    recompute_all(get_engine(f"sqlite:///{path}"), STORE_ANCHOR)  # the CRM's tiers and risk
     return path
 
 
@@ -111,39 +113,42 @@ def test_previous_period_wraps_the_year() -> None:
 
 
 def test_a_tier_and_at_risk_customers_are_drawn_more_often(store: str) -> None:
-    """Over many seeded draws, each weighted group is picked more often than its share."""
+    """Over many seeded draws, the CRM's A-tier and at-risk customers are picked more often
+    than their share, and each pick says why."""
     with Session(get_engine(store)) as session:
-        standing = standings(session, NOW)
+        tier = dict(session.exec(select(CustomerTier.customer_id, CustomerTier.tier)).all())
+        level = dict(session.exec(select(ChurnRisk.customer_id, ChurnRisk.level)).all())
+        at_risk = {c for c, lv in level.items() if lv is RiskLevel.high}
         picks: Counter[str] = Counter()
         draws = 0
         for seed in range(60):
             period = f"{2000 + seed}-01"
             result = sample_relationships(session, period, per_manager=2, seed=seed, now=NOW)
             for sample in result.samples:
-                info = standing[sample.customer_id]
-                picks["A" if info.tier == "A" else "other"] += 1
-                picks["risk" if info.at_risk else "safe"] += 1
+                picks["A" if tier.get(sample.customer_id) is Tier.A else "other"] += 1
+                picks["risk" if sample.customer_id in at_risk else "safe"] += 1
+                if sample.customer_id in at_risk:
+                    assert "churn risk" in sample.reasons
                 draws += 1
             session.rollback()
         business = [
             c.id
             for c in session.exec(select(Customer).where(Customer.kind == CustomerKind.business))
-            if c.id in standing
+            if c.id in tier and tier[c.id] is not None and c.id in level
         ]
-        a_share = sum(standing[c].tier == "A" for c in business) / len(business)
-        risk_share = sum(standing[c].at_risk for c in business) / len(business)
-    assert 0 < a_share < 1
+        a_share = sum(tier[c] is Tier.A for c in business) / len(business)
+        risk_share = sum(c in at_risk for c in business) / len(business)
+    assert 0 < a_share < 1 and 0 < risk_share < 1
     assert picks["A"] / draws > a_share * 1.3
-    if risk_share > 0:
-        assert picks["risk"] / draws > risk_share * 1.2
+    assert picks["risk"] / draws > risk_share * 1.2
 
 
-def test_the_monthly_command(store: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from backend.surveys.__main__ import main
-
-    assert main(["--database-url", store, "sample", "--period", "2025-06", "--seed", "5"]) == 0
-    assert "Sampled 20 customers for 2025-06" in capsys.readouterr().out
-    assert main(["--database-url", store, "sample", "--period", "2025-06"]) == 0
-    assert "Already sampled 20 customers" in capsys.readouterr().out
-    assert main(["--database-url", store, "invite-delivered"]) == 0
-    assert "0 new invitations." in capsys.readouterr().out
+def test_a_month_without_a_seed_draws_the_same_sample(store: str, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    shutil.copy(store.removeprefix("sqlite:///"), other)
+    picks = []
+    for url in (store, f"sqlite:///{other}"):
+        with Session(get_engine(url)) as session:
+            result = sample_relationships(session, "2025-06", per_manager=3, now=NOW)
+            picks.append(sorted(s.customer_id for s in result.samples))
+    assert picks[0] == picks[1]
