@@ -21,9 +21,12 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 import httpx
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from backend.api.schemas import BotMessage
 from backend.config import Settings
+from backend.conversations import record_message
 
 logger = logging.getLogger("backend.api.gateway")
 
@@ -49,9 +52,12 @@ class _Slot:
 
 
 class RasaGateway:
-    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, settings: Settings, client: httpx.AsyncClient, engine: Engine | None = None
+    ) -> None:
         self._settings = settings
         self._client = client
+        self._engine = engine
         self._webhook_url = settings.rasa_url.rstrip("/") + WEBHOOK_PATH
         self._slots: dict[str, _Slot] = {}
         self._collectors: dict[str, list[BotMessage]] = {}
@@ -131,6 +137,26 @@ class RasaGateway:
         if collector is not None:
             collector.append(message)
             return True
+        self._enqueue(conversation_id, message)
+        logger.info("queued proactive message conversation=%s", conversation_id)
+        return False
+
+    def push(self, conversation_id: str, message: BotMessage, sender: str = "bot") -> None:
+        """Record a message in the transcript and deliver it to the widget's next poll
+        (an agent's reply, a notice about the handoff)."""
+        if self._engine is not None:
+            with Session(self._engine) as session:
+                buttons = [b.model_dump() for b in message.buttons]
+                agent_name = (
+                    message.custom.get("agent_name") if isinstance(message.custom, dict) else None
+                )
+                record_message(
+                    session, conversation_id, sender, message.text or "", buttons, agent_name
+                )
+                session.commit()
+        self._enqueue(conversation_id, message)
+
+    def _enqueue(self, conversation_id: str, message: BotMessage) -> None:
         queue = self._pending.get(conversation_id)
         if queue is None:
             if len(self._pending) >= MAX_PENDING_CONVERSATIONS:
@@ -138,8 +164,6 @@ class RasaGateway:
                 logger.warning("pending queue full, dropped conversation=%s", dropped)
             queue = self._pending[conversation_id] = deque(maxlen=MAX_PENDING_PER_CONVERSATION)
         queue.append(message)
-        logger.info("queued proactive message conversation=%s", conversation_id)
-        return False
 
     def take_pending(self, conversation_id: str) -> list[BotMessage]:
         """Return and forget the messages waiting for this conversation."""
@@ -214,3 +238,22 @@ class RasaGateway:
             return False
         logger.info("triggered intent=%s conversation=%s", intent, conversation_id)
         return True
+
+    async def parse(self, text: str) -> dict[str, object] | None:
+        """Rasa's NLU reading of a text (intent, entities), without touching any conversation;
+        None when Rasa cannot be asked."""
+        url = f"{self._settings.rasa_url.rstrip('/')}/model/parse"
+        try:
+            response = await self._client.post(
+                url,
+                params={"token": self._settings.rasa_api_token},
+                json={"text": text},
+                timeout=5.0,
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("parse failed: %s", exc)
+            return None
+        if not response.is_success:
+            logger.warning("parse: HTTP %s", response.status_code)
+            return None
+        return dict(response.json())

@@ -8,8 +8,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from fastapi.concurrency import run_in_threadpool
 
-from backend.api.routes import GatewayDep, SettingsDep
+from actions.tone import Tone, tone_of
+from backend.api.routes import EngineDep, GatewayDep, SettingsDep
 from backend.api.schemas import (
     CONVERSATION_ID_PATTERN,
     BotMessage,
@@ -18,6 +20,7 @@ from backend.api.schemas import (
     PendingMessages,
 )
 from backend.config import Settings
+from backend.handoff import chat_hook
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 
@@ -80,7 +83,9 @@ def too_long_reply(settings: Settings) -> BotMessage:
         "answer, `messages` holds one apology with the support phone number."
     ),
 )
-async def post_chat(body: ChatRequest, gateway: GatewayDep, settings: SettingsDep) -> ChatResponse:
+async def post_chat(
+    body: ChatRequest, gateway: GatewayDep, settings: SettingsDep, engine: EngineDep
+) -> ChatResponse:
     conversation_id = body.conversation_id or uuid.uuid4().hex
     text = clean_message(body.message)
     if is_blank(text):
@@ -88,7 +93,18 @@ async def post_chat(body: ChatRequest, gateway: GatewayDep, settings: SettingsDe
     elif len(text) > settings.max_message_chars:
         messages = [too_long_reply(settings)]
     else:
+        # Handoff: while an agent has the conversation, the bot is not asked (see chat_hook).
+        held = await run_in_threadpool(chat_hook.before_turn, engine, conversation_id, text)
+        if held is not None:
+            return ChatResponse(conversation_id=conversation_id, messages=held)
         messages = await gateway.send(conversation_id, text)
+        number = None
+        if tone_of(text) is Tone.safety:
+            slots = await gateway.conversation_slots(conversation_id) or {}
+            number = str(slots.get("tracking_number") or "") or None
+        messages += await run_in_threadpool(
+            chat_hook.after_turn, engine, settings, conversation_id, text, messages, number
+        )
     return ChatResponse(conversation_id=conversation_id, messages=messages)
 
 

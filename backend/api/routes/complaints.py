@@ -1,5 +1,5 @@
 """Agents' view of complaint tickets: list by SLA urgency, read one, change status, add notes,
-resolve. Behind a bearer token (`AGENT_API_TOKEN`) until the agent console brings logins.
+resolve. Behind an agent login (console session cookie or its bearer token; see routes/auth.py).
 
 The assistant reads the same tables, so what an agent writes here is what the customer hears
 on their next status question.
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from backend.api.routes import SessionDep
-from backend.api.routes.auth import require_agent_token
+from backend.api.routes.auth import require_agent
 from backend.complaints import service
 from backend.complaints.models import (
     CallbackChannel,
@@ -28,11 +28,12 @@ from backend.complaints.models import (
     Tier,
 )
 from backend.store.models import Shipment
+from backend.store.queries import find_shipment
 
 router = APIRouter(
     prefix="/api/agent/complaints",
     tags=["complaints (agents)"],
-    dependencies=[Depends(require_agent_token)],
+    dependencies=[Depends(require_agent)],
 )
 
 
@@ -238,3 +239,46 @@ def resolve(reference: str, body: Resolution, session: SessionDep) -> TicketDeta
             status=TicketStatus(body.outcome),
         ),
     )
+
+
+class NewComplaint(BaseModel):
+    """A complaint an agent takes on the phone (the console's prefilled form)."""
+
+    category: Category
+    description: str = Field(min_length=3, max_length=service.MAX_DESCRIPTION_CHARS)
+    tracking_number: str | None = Field(default=None, max_length=40)
+    claimed_amount: float | None = Field(default=None, gt=0, le=service.MAX_CLAIM_GBP)
+    callback_channel: CallbackChannel = CallbackChannel.phone
+    contact: str = Field(default="", max_length=254)
+
+
+@router.post(
+    "",
+    response_model=TicketDetail,
+    status_code=status.HTTP_201_CREATED,
+    summary="File a complaint taken on the phone",
+    description="Same rules as the chat: tiered SLA, duplicates merged into the open ticket.",
+)
+def file_ticket(body: NewComplaint, session: SessionDep) -> TicketDetail:
+    shipment = None
+    if body.tracking_number:
+        shipment = find_shipment(session, body.tracking_number)
+        if shipment is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "No shipment with that number.")
+    try:
+        filed = service.file_complaint(
+            session,
+            category=body.category,
+            description=body.description,
+            shipment=shipment,
+            claimed_amount=body.claimed_amount,
+            callback_channel=body.callback_channel,
+            contact=body.contact,
+            conversation_id="",
+        )
+        session.commit()
+    except service.ComplaintError as refused:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, str(refused)) from None
+    session.refresh(filed.ticket)
+    return _detail(session, filed.ticket)

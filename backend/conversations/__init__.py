@@ -1,0 +1,20 @@
+"""Conversation transcripts: every customer, bot, agent and system message, in order.
+
+The interface the widget's transport shares with the agent console: `ChatMessage`,
+`record_message`, `conversation_history`, `recent_conversations`.
+"""
+
+from backend.conversations.models import ChatMessage, Sender
+from backend.conversations.transcript import (
+    conversation_history,
+    recent_conversations,
+    record_message,
+)
+
+__all__ = [
+    "ChatMessage",
+    "Sender",
+    "conversation_history",
+    "recent_conversations",
+    "record_message",
+]
