@@ -1,8 +1,8 @@
 """The gateway's one hook for handoff, around each customer turn.
 
-Before the turn: the customer's message goes to the transcript; while the conversation is
-queued for or held by an agent, it stops there (the agent's console shows it) and Rasa is not
-asked. After the turn: the bot's answers go to the transcript, and a threat or safety issue in
+Before the turn: the customer's message goes to the transcript; while an agent holds the
+conversation, it stops there (the agent's console shows it) and Rasa is not asked. While it only
+waits in the queue, the bot keeps helping (the agent reads everything when they join). After the turn: the bot's answers go to the transcript, and a threat or safety issue in
 the message queues the conversation for a person at once, whatever the bot was doing.
 """
 
@@ -25,19 +25,13 @@ logger = logging.getLogger("backend.handoff")
 
 
 def before_turn(engine: Engine, conversation_id: str, text: str) -> list[BotMessage] | None:
-    """Record the customer's message; the reply instead of the bot's while an agent has the
-    conversation (None: let the bot answer)."""
+    """Record the customer's message; an empty reply while an agent holds the conversation
+    (the agent answers, through the gateway's push), None to let the bot answer."""
     with Session(engine) as session:
         record_message(session, conversation_id, Sender.customer, text)
-        handoff = service.held_conversation(session, conversation_id)
-        reply: list[BotMessage] | None = None
-        if handoff is not None and handoff.status is HandoffStatus.waiting:
-            reply = [BotMessage(text=service.WAIT_NOTE)]
-            record_message(session, conversation_id, Sender.system, service.WAIT_NOTE)
-        elif handoff is not None:
-            reply = []  # the agent answers, through the gateway's push
+        handoff = service.open_handoff(session, conversation_id)
         session.commit()
-        return reply
+        return [] if handoff is not None and handoff.status is HandoffStatus.held else None
 
 
 def after_turn(

@@ -28,7 +28,7 @@ URGENT_REASONS = frozenset({Reason.threat, Reason.vip_complaint})
 
 JOINING = (
     "I'm passing you to one of our team. An agent will join this chat in about {minutes} "
-    "minute{plural}; you can keep typing here and they will see everything you write."
+    "minute{plural}; they will see everything you write here, and I can still help meanwhile."
 )
 JOINING_URGENT = (
     "I'm passing this to our team straight away, ahead of the queue. An agent will join this "
@@ -48,7 +48,6 @@ TIMED_OUT = (
     "I'm sorry, all of our team are still busy. So that you don't have to wait here, I've "
     "opened call-back ticket {reference}: we'll contact you {how} as soon as someone is free."
 )
-WAIT_NOTE = "Thanks, I've added that to the conversation; an agent will read it when they join."
 AGENT_JOINED = "{agent} from our team has joined the chat."
 HANDED_BACK = (
     "{agent} has handed you back to the assistant. Is there anything else I can help with?"
@@ -242,11 +241,6 @@ def close(
     session: Session, handoff_id: int, agent: Identity, now: datetime | None = None
 ) -> tuple[Handoff, str]:
     return _end(session, handoff_id, agent, HandoffStatus.closed, CLOSED_BY_AGENT, now)
-
-
-def held_conversation(session: Session, conversation_id: str) -> Handoff | None:
-    """The open handoff of a conversation: while there is one the bot stays silent."""
-    return open_handoff(session, conversation_id)
 
 
 def expire_waiting(

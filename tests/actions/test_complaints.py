@@ -19,12 +19,23 @@ from actions.complaints import (
 )
 from backend.complaints import service
 from backend.complaints.models import Category, ComplaintTicket, TicketStatus
+from backend.handoff.models import Handoff, Reason
 from backend.store.db import get_engine, session_scope
 from backend.store.models import Customer, Shipment, ShipmentStatus
 from backend.store.seed import seed_database
 from tests.actions.conftest import ANCHOR, make_tracker, slot_events, texts
 
 FORM = "complaint_form"
+
+
+def open_or_latest_handoff(session: Session, conversation_id: str) -> Handoff:
+    found = session.exec(
+        select(Handoff)
+        .where(Handoff.conversation_id == conversation_id)
+        .order_by(Handoff.id.desc())  # type: ignore[union-attr]
+    ).first()
+    assert found is not None, f"no handoff for {conversation_id}"
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -318,6 +329,13 @@ async def test_vip_customer_goes_to_the_vip_desk(domain: dict[str, Any], store_u
     slots = claim_slots(parcel, complaint_category="late_delivery", claimed_amount=None)
     events, said = await submit(domain, slots, sender="vip-conversation")
     assert "VIP desk" in said[0] and "4 hours" in said[0]
+    # An A-tier complaint also goes to a person at once: queued (or a call-back out of hours).
+    assert len(said) == 2 and ("agent will join" in said[1] or "call-back ticket" in said[1])
+    assert events["offer_human"] is False
+    with Session(get_engine(store_url)) as session:
+        handoff = open_or_latest_handoff(session, "vip-conversation")
+        assert handoff.reason is Reason.vip_complaint and handoff.priority == 1
+        assert handoff.customer_id == vip and handoff.tier == "A"
 
 
 async def test_abuse_is_answered_calmly_and_a_person_offered(
@@ -348,6 +366,9 @@ async def test_a_threat_goes_to_a_person_at_once(domain: dict[str, Any], store_u
         ticket = service.find_ticket(session, reference)
         assert ticket is not None and ticket.priority == 1 and ticket.queue == "vip-desk"
         assert "hurt him" in ticket.description
+        handoff = open_or_latest_handoff(session, "complainer")
+        assert handoff.reason is Reason.threat and handoff.priority == 1
+    assert "999" in said[-1]
 
 
 async def test_stop_forgets_the_complaint(domain: dict[str, Any]) -> None:

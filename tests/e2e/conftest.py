@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlmodel import Session
 
+from backend.config import Settings
 from backend.crm.recompute import recompute_all
 from backend.store.db import get_engine
 from backend.store.models import Shipment
@@ -51,12 +52,36 @@ def e2e_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 def stack(e2e_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     model = train()
     logs = Path(tmp_path_factory.mktemp("e2e-logs"))
-    running = Stack(model=model, database_url=e2e_store, ports=Ports.free(), log_dir=logs)
+    # The agents' desk never closes here, so a handoff always waits for an agent.
+    running = Stack(
+        model=model,
+        database_url=e2e_store,
+        ports=Ports.free(),
+        log_dir=logs,
+        extra_env={"HANDOFF_HOURS": "always"},
+    )
     running.start(timeout=300)
     try:
         yield running
     finally:
         running.stop()
+
+
+def agent_headers(stack: Stack, role: str = "agent") -> dict[str, str]:
+    """Bearer headers of a new session of the demo agent (or manager) the backend created."""
+    settings = Settings()
+    username, password = (
+        (settings.demo_manager_username, settings.demo_manager_password)
+        if role == "manager"
+        else (settings.demo_agent_username, settings.demo_agent_password)
+    )
+    response = httpx.post(
+        f"{stack.backend_url}/api/agent/login",
+        json={"username": username, "password": password},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
 @pytest.fixture

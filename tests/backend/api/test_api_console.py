@@ -173,9 +173,9 @@ def test_a_handoff_from_the_chat_to_an_agent_and_back(console: Backend) -> None:
     queue = request(console, "GET", "/api/agent/handoffs", None, headers=agent).json()
     assert handoff_id in [h["id"] for h in queue["waiting"]]
 
-    # Waiting: the customer's words are kept for the agent, the bot is not asked.
+    # Waiting: the bot still answers meanwhile.
     waiting = console.chat("are you there?", conversation).json()["messages"]
-    assert "an agent will read it" in waiting[0]["text"]
+    assert waiting[0]["text"] == "echo: are you there?"
     taken = request(console, "POST", f"/api/agent/handoffs/{handoff_id}/take", None, headers=agent)
     assert taken.status_code == 200 and taken.json()["status"] == "held"
     again = request(
@@ -184,7 +184,8 @@ def test_a_handoff_from_the_chat_to_an_agent_and_back(console: Backend) -> None:
     assert again.status_code == 409
     held = console.chat("<img src=x onerror=alert(1)>", conversation).json()["messages"]
     assert held == []
-    assert console.rasa.messages_from(conversation) == ["hello there"]
+    # Held: the customer's words are kept for the agent, the bot is not asked.
+    assert console.rasa.messages_from(conversation) == ["hello there", "are you there?"]
 
     # Only the holder replies; the reply reaches the widget's poll.
     path = f"/api/agent/handoffs/{handoff_id}"

@@ -110,10 +110,10 @@ def test_take_once_end_only_by_the_holder(session: Session) -> None:
         service.take(session, handoff.id, sam)
     with pytest.raises(service.HandoffError):
         service.hand_back(session, handoff.id, sam)
-    assert service.held_conversation(session, "conv-take") is not None
+    assert service.open_handoff(session, "conv-take") is not None
     ended, text = service.hand_back(session, handoff.id, priya)
     assert ended.status is HandoffStatus.returned and "handed you back" in text
-    assert service.held_conversation(session, "conv-take") is None
+    assert service.open_handoff(session, "conv-take") is None
     with pytest.raises(service.HandoffError):
         service.close(session, handoff.id, priya)
 
