@@ -94,7 +94,8 @@ class Stack:
                 str(RASA_BIN), "run", "--model", str(self.model),
                 "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
                 "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
-                "--enable-api", "--auth-token", self.api_token,
+                # "=" form: a generated token may start with "-", which argparse would misread.
+                "--enable-api", f"--auth-token={self.api_token}",
             ],
             "backend": [
                 str(APP_PYTHON), "-m", "uvicorn", "backend.api.main:app",
