@@ -166,6 +166,7 @@ def test_handoff_reply_hand_back_and_inert_markup(
     agent.get_by_role("button", name="Send").click()
     shipper.get_by_text("Hi, I'm Demo Agent. Let me look.").wait_for(timeout=15_000)
     shipper.get_by_text(re.compile("has joined the chat")).wait_for()
+    assert transcript.get_by_text(re.compile("has joined the chat")).count() == 1
     shoot(agent, "console-conversation")
 
     # Handed back: the bot answers again.

@@ -162,7 +162,7 @@ def _write(
     summary="Tickets by SLA urgency",
     description=(
         "Open tickets (all with include_closed=true), the one whose answer deadline comes "
-        "first at the top; priority breaks ties. 401 without the agent token."
+        "first at the top; priority breaks ties. 401 without an agent's session."
     ),
 )
 def list_tickets(

@@ -364,8 +364,9 @@
     async function poll() {
       const data = await api(`/api/agent/conversations/${encodeURIComponent(id)}?after=${after}`);
       for (const message of data.messages) {
+        if (message.id <= after) continue; // two polls in flight may bring the same message
         render(message);
-        after = Math.max(after, message.id);
+        after = message.id;
       }
       handoff = data.handoff;
       showState();
