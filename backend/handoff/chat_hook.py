@@ -2,8 +2,9 @@
 
 Before the turn: the customer's message goes to the transcript; while an agent holds the
 conversation, it stops there (the agent's console shows it) and Rasa is not asked. While it only
-waits in the queue, the bot keeps helping (the agent reads everything when they join). After the turn: the bot's answers go to the transcript, and a threat or safety issue in
-the message queues the conversation for a person at once, whatever the bot was doing.
+waits in the queue, the bot keeps helping (the agent reads everything when they join).
+After the turn: the bot's answers go to the transcript, and a threat or safety issue in the
+message queues the conversation for a person at once, whatever the bot was doing.
 """
 
 from __future__ import annotations
