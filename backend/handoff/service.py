@@ -3,7 +3,8 @@
 Used by the action server (`action_handoff` and the automatic triggers), the gateway (threats
 in any message) and the console's API. Every function works in the caller's transaction and
 takes `now`, so tests can move the clock. What the customer is told comes from here too, so
-the bot and the backend say the same thing.
+the bot and the backend say the same thing; the texts are returned, not recorded: the caller
+delivers them (the bot's answer, or the gateway's push, which writes the transcript).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from sqlmodel import Session, col, select
 
 from backend.agents.service import Identity
 from backend.config import Settings
-from backend.conversations import Sender, record_message
 from backend.crm.tiers import current_tier
 from backend.handoff.hours import is_open
 from backend.handoff.models import OPEN_STATUSES, Handoff, HandoffStatus, Reason
@@ -207,9 +207,7 @@ def take(session: Session, handoff_id: int, agent: Identity, now: datetime | Non
         session.refresh(handoff)
         raise HandoffError(f"This conversation is {handoff.status.value} and cannot be taken.")
     session.refresh(handoff)
-    text = AGENT_JOINED.format(agent=agent.display_name)
-    record_message(session, handoff.conversation_id, Sender.system, text)
-    return text
+    return AGENT_JOINED.format(agent=agent.display_name)
 
 
 def _end(
@@ -226,9 +224,7 @@ def _end(
     handoff.status = status
     handoff.ended_at = now or utcnow()
     session.add(handoff)
-    text = template.format(agent=agent.display_name)
-    record_message(session, handoff.conversation_id, Sender.system, text)
-    return handoff, text
+    return handoff, template.format(agent=agent.display_name)
 
 
 def hand_back(
@@ -247,7 +243,7 @@ def expire_waiting(
     session: Session, settings: Settings, now: datetime | None = None
 ) -> list[tuple[Handoff, str]]:
     """Waiting handoffs nobody took in time become call-back tickets; each with what the
-    customer is told (also written to the transcript)."""
+    customer is to be told."""
     now = now or utcnow()
     overdue = session.exec(
         select(Handoff).where(
@@ -262,7 +258,6 @@ def expire_waiting(
         text = TIMED_OUT.format(
             reference=handoff.reference, how=_contact_words(handoff.customer_id)
         )
-        record_message(session, handoff.conversation_id, Sender.system, text)
         expired.append((handoff, text))
     session.flush()
     return expired

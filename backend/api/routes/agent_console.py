@@ -99,6 +99,9 @@ def customers(
     _identity: AgentDep,
     q: Annotated[str, Query(max_length=200, description="name, phone, e-mail or number")] = "",
 ) -> list[CustomerHit]:
+    """Customers whose name, contact, e-mail, code or phone matches, or whose shipment has that
+    tracking number.
+    """
     return [_hit(c) for c in search_customers(session, q)]
 
 
@@ -108,6 +111,9 @@ def customer(
     _identity: AgentDep,
     code: Annotated[str, Path(max_length=16, pattern=r"^[A-Za-z0-9]+$")],
 ) -> dict[str, Any]:
+    """Tier and value score, churn risk with reasons, recent shipments, open complaints with SLA
+    countdown, survey answers and past conversations. 404 if unknown.
+    """
     found = customer_by_code(session, code)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No customer with that code.")
@@ -122,6 +128,10 @@ class AssistIn(BaseModel):
 async def assist_call(
     body: AssistIn, _identity: AgentDep, gateway: GatewayDep, engine: EngineDep
 ) -> dict[str, Any]:
+    """What a caller said, read by Rasa's NLU (from the backend) with the shipments and customers
+    it names, a suggested reply from the bot's own logic, the top knowledge passages and the
+    form to open.
+    """
     text = " ".join(body.text.split())
     parsed = await gateway.parse(text)
 
@@ -145,6 +155,9 @@ class AddressChangeIn(BaseModel):
 def address_change(
     body: AddressChangeIn, session: SessionDep, identity: AgentDep
 ) -> dict[str, Any]:
+    """A pending address change for a parcel, taken on the phone. 404 for an unknown number, 409
+    when the parcel can no longer be redirected.
+    """
     shipment = find_shipment(session, body.tracking_number)
     if shipment is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No shipment with that number.")

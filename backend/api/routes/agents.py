@@ -59,6 +59,10 @@ def _agent_out(identity: Identity) -> AgentOut:
 def login(
     body: LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> LoginOut:
+    """Checks the password (five failures in 15 minutes lock the account), starts a new session,
+    sets the HttpOnly SameSite=Strict cookie and returns the same session's bearer token. 401
+    for wrong credentials or a locked account.
+    """
     # A browser posting from another site is refused before any password is checked.
     if request.headers.get("origin") and not same_origin(request):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Sign in from the console's own page.")
@@ -95,6 +99,7 @@ def logout(
     _identity: AgentDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Response:
+    """Ends the session of the cookie or bearer token and clears the cookie."""
     token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE, "")
     end_session(session, token)
     session.commit()
@@ -105,4 +110,5 @@ def logout(
 
 @router.get("/me", response_model=AgentOut, summary="Who is signed in")
 def me(identity: Annotated[Identity, Depends(require_agent)]) -> AgentOut:
+    """The signed-in agent or manager: username, display name and role."""
     return _agent_out(identity)

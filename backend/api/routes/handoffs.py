@@ -179,6 +179,9 @@ def _holder(session: Session, handoff_id: int, identity: Identity) -> Handoff:
 
 @router.get("/handoffs", response_model=QueueOut, summary="Handoffs waiting, and mine")
 def queue(session: SessionDep, identity: AgentDep) -> QueueOut:
+    """Waiting handoffs in the order to take them (priority, then oldest), with reason, tier,
+    waiting time and time to call-back; and the conversations the caller holds.
+    """
     now = utcnow()
     return QueueOut(
         waiting=[handoff_out(session, h, now) for h in service.waiting_queue(session)],
@@ -190,6 +193,9 @@ def queue(session: SessionDep, identity: AgentDep) -> QueueOut:
 def take(
     handoff_id: int, session: SessionDep, identity: AgentDep, gateway: GatewayDep
 ) -> HandoffOut:
+    """The agent holds the conversation from now (the bot stops answering); the customer is told
+    who joined. 409 when it is no longer waiting.
+    """
     _get(session, handoff_id)
     try:
         text = service.take(session, handoff_id, identity)
@@ -205,6 +211,9 @@ def take(
 def reply(
     handoff_id: int, body: ReplyIn, session: SessionDep, identity: AgentDep, gateway: GatewayDep
 ) -> MessageOut:
+    """Sends the holding agent's words to the customer's chat (and the transcript). 403 for another
+    agent, 409 when not held.
+    """
     handoff = _holder(session, handoff_id, identity)
     text = body.text.strip()
     if not text:
@@ -232,6 +241,7 @@ def _end(
 def hand_back(
     handoff_id: int, session: SessionDep, identity: AgentDep, gateway: GatewayDep
 ) -> HandoffOut:
+    """Ends the handoff; the bot answers the customer again. Only the holding agent."""
     return _end(handoff_id, session, identity, gateway, closing=False)
 
 
@@ -239,6 +249,7 @@ def hand_back(
 def close(
     handoff_id: int, session: SessionDep, identity: AgentDep, gateway: GatewayDep
 ) -> HandoffOut:
+    """Ends the handoff and the conversation. Only the holding agent."""
     return _end(handoff_id, session, identity, gateway, closing=True)
 
 
@@ -253,6 +264,7 @@ ConversationId = Annotated[str, Path(pattern=CONVERSATION_ID_PATTERN)]
 def conversations(
     session: SessionDep, _identity: AgentDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[ConversationSummaryOut]:
+    """Conversations with a transcript, most recent activity first."""
     return [ConversationSummaryOut(**vars(c)) for c in recent_conversations(session, limit=limit)]
 
 
@@ -267,6 +279,9 @@ def conversation(
     _identity: AgentDep,
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> ConversationOut:
+    """The transcript, oldest first, with the conversation's handoff; `after` returns only newer
+    messages (the console polls with it).
+    """
     handoff = service.open_handoff(session, conversation_id)
     if handoff is None:
         handoff = session.exec(

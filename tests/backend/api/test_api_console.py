@@ -3,6 +3,7 @@ who may call what, and a handoff from the shipper's chat to an agent and back.""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -269,3 +270,33 @@ def test_assist_finds_the_shipment_and_suggests_the_bots_answer(
         "tracking_number": number,
         "description": crushed["text"],
     }
+
+
+def test_the_backend_turns_untaken_handoffs_into_call_backs(
+    start_backend: Callable[..., Backend],
+) -> None:
+    backend = start_backend(
+        handoff_hours="always", handoff_pickup_minutes=0, handoff_sweep_seconds=0.2
+    )
+    conversation = uuid.uuid4().hex
+    with Session(get_engine(backend.settings.database_url)) as session:
+        handoff = service.request_handoff(
+            session, conversation, Reason.asked, backend.settings
+        ).handoff
+        session.commit()
+        reference = handoff.reference
+    deadline = time.monotonic() + 10
+    told: list[str] = []
+    while not told and time.monotonic() < deadline:
+        time.sleep(0.2)
+        pending = backend.get(f"/api/chat/{conversation}/messages").json()["messages"]
+        told = [m["text"] for m in pending]
+    assert told and reference in told[0] and "call-back ticket" in told[0]
+    with Session(get_engine(backend.settings.database_url)) as session:
+        row = session.exec(select(Handoff).where(Handoff.conversation_id == conversation)).one()
+        assert row.status is HandoffStatus.callback
+    agent = login_headers(backend, "agent")
+    transcript = request(
+        backend, "GET", f"/api/agent/conversations/{conversation}", None, headers=agent
+    ).json()
+    assert [m["sender"] for m in transcript["messages"]] == ["system"]
