@@ -17,12 +17,14 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from backend.agents.service import Identity
-from backend.api.routes import EngineDep, GatewayDep, SessionDep
+from backend.api.routes import EngineDep, GatewayDep, SessionDep, SettingsDep
 from backend.api.routes.auth import AgentDep, optional_agent
 from backend.console.assist import assist
 from backend.console.customers import customer_360, customer_by_code, search_customers
-from backend.store.models import Channel, Customer
+from backend.store.models import Channel, Customer, ShipmentStatus
 from backend.store.queries import AddressChangeNotAllowed, find_shipment, request_address_change
+from backend.surveys import invitations
+from backend.surveys.models import InvitationStatus
 
 PAGES = FilePath(__file__).resolve().parent.parent.parent / "static" / "agent"
 PAGE_HEADERS = {
@@ -174,6 +176,39 @@ def address_change(
         "new_address": request.new_address,
         "status": request.status.value,
     }
+
+
+class SurveyIn(BaseModel):
+    tracking_number: str = Field(min_length=5, max_length=40)
+
+
+@api.post("/surveys", summary="Send the post-delivery survey of a parcel")
+def send_survey(
+    body: SurveyIn, session: SessionDep, settings: SettingsDep, _agent: AgentDep
+) -> dict[str, Any]:
+    """Queues the parcel's post-delivery survey (SMS to the recipient, or e-mail to a business
+    customer), once; never to a contact that opted out. 404 for an unknown number, 409 before
+    delivery."""
+    shipment = find_shipment(session, body.tracking_number)
+    if shipment is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No shipment with that number.")
+    if shipment.status is not ShipmentStatus.delivered:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "The post-delivery survey is for delivered parcels."
+        )
+    invited = invitations.invite_delivery(session, shipment)
+    customer = session.get(Customer, shipment.customer_id)
+    queued = invitations.queue_message(
+        session, invited.invitation, settings.public_url, shipment, customer
+    )
+    session.commit()
+    if queued is not None:
+        note = f"Survey sent by {queued.channel.value} to {queued.recipient}."
+    elif invited.invitation.status is InvitationStatus.opted_out:
+        note = "Not sent: this contact asked for no surveys."
+    else:
+        note = "Already sent for this parcel; not sent twice."
+    return {"tracking_number": shipment.tracking_number, "sent": queued is not None, "note": note}
 
 
 router.include_router(api)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from backend.api.routes import SessionDep
-from backend.api.routes.auth import require_agent
+from backend.api.routes.auth import AgentDep, require_agent
 from backend.complaints import service
 from backend.complaints.models import (
     CallbackChannel,
@@ -73,17 +73,20 @@ class TicketDetail(TicketSummary):
 
 class StatusChange(BaseModel):
     status: TicketStatus
-    author: str = Field(min_length=1, max_length=100)
+    # Kept for older clients; the signed-in agent is recorded as the author.
+    author: str | None = Field(default=None, min_length=1, max_length=100)
     note: str = Field(default="", max_length=service.MAX_NOTE_CHARS)
 
 
 class NoteIn(BaseModel):
-    author: str = Field(min_length=1, max_length=100)
+    # Kept for older clients; the signed-in agent is recorded as the author.
+    author: str | None = Field(default=None, min_length=1, max_length=100)
     note: str = Field(min_length=1, max_length=service.MAX_NOTE_CHARS)
 
 
 class Resolution(BaseModel):
-    author: str = Field(min_length=1, max_length=100)
+    # Kept for older clients; the signed-in agent is recorded as the author.
+    author: str | None = Field(default=None, min_length=1, max_length=100)
     note: str = Field(default="", max_length=service.MAX_NOTE_CHARS)
     outcome: Literal["resolved", "rejected"] = "resolved"
     compensation: float | None = Field(default=None, ge=0, le=service.MAX_CLAIM_GBP)
@@ -197,11 +200,13 @@ def read_ticket(reference: str, session: SessionDep) -> TicketDetail:
         "409 for a move the flow does not allow."
     ),
 )
-def change_status(reference: str, body: StatusChange, session: SessionDep) -> TicketDetail:
+def change_status(
+    reference: str, body: StatusChange, session: SessionDep, agent: AgentDep
+) -> TicketDetail:
     return _write(
         session,
         reference,
-        lambda t: service.change_status(session, t, body.status, body.author, body.note),
+        lambda t: service.change_status(session, t, body.status, agent.display_name, body.note),
     )
 
 
@@ -211,9 +216,9 @@ def change_status(reference: str, body: StatusChange, session: SessionDep) -> Ti
     summary="Add a note",
     description="A note in the ticket's history; the customer hears the latest one.",
 )
-def add_note(reference: str, body: NoteIn, session: SessionDep) -> TicketDetail:
+def add_note(reference: str, body: NoteIn, session: SessionDep, agent: AgentDep) -> TicketDetail:
     return _write(
-        session, reference, lambda t: service.add_note(session, t, body.author, body.note)
+        session, reference, lambda t: service.add_note(session, t, agent.display_name, body.note)
     )
 
 
@@ -226,14 +231,14 @@ def add_note(reference: str, body: NoteIn, session: SessionDep) -> TicketDetail:
         "rejected (never with compensation). 409 if it is already closed."
     ),
 )
-def resolve(reference: str, body: Resolution, session: SessionDep) -> TicketDetail:
+def resolve(reference: str, body: Resolution, session: SessionDep, agent: AgentDep) -> TicketDetail:
     return _write(
         session,
         reference,
         lambda t: service.resolve(
             session,
             t,
-            body.author,
+            agent.display_name,
             body.note,
             compensation=body.compensation,
             status=TicketStatus(body.outcome),

@@ -224,7 +224,7 @@
     lastForm = data.form;
     $("assist-form-box").hidden = !data.form;
     if (data.form) {
-      const names = { complaint: "Open the complaint form", address_change: "Open the address change form", survey: "Feedback" };
+      const names = { complaint: "Open the complaint form", address_change: "Open the address change form", survey: "Open the survey form" };
       $("open-form").textContent = names[data.form.kind] || "Open the form";
     }
     const passages = $("assist-passages");
@@ -252,7 +252,23 @@
       $("address-form").hidden = false;
       $("af-address").focus();
     } else {
+      $("sf-tracking").value = lastForm.tracking_number || "";
       $("survey-form").hidden = false;
+      $("sf-tracking").focus();
+    }
+  }
+
+  async function sendSurvey(event) {
+    event.preventDefault();
+    $("sf-result").textContent = "";
+    try {
+      const done = await api("/api/agent/surveys", {
+        method: "POST",
+        body: { tracking_number: $("sf-tracking").value.trim() },
+      });
+      $("sf-result").textContent = done.note;
+    } catch (error) {
+      $("sf-result").textContent = error.message;
     }
   }
 
@@ -313,6 +329,7 @@
     $("open-form").addEventListener("click", openForm);
     $("complaint-form").addEventListener("submit", fileComplaint);
     $("address-form").addEventListener("submit", changeAddress);
+    $("survey-form").addEventListener("submit", sendSurvey);
     $("search-form").addEventListener("submit", (e) => search(e).catch(() => null));
     const refresh = () => Promise.all([loadHandoffs(), loadComplaints()])
       .then(() => { document.body.dataset.ready = "true"; })

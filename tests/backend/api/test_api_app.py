@@ -88,6 +88,7 @@ def test_openapi_documents_every_public_route(backend):
         ("GET", "/api/agent/customers/{code}"),
         ("POST", "/api/agent/assist"),
         ("POST", "/api/agent/address-changes"),
+        ("POST", "/api/agent/surveys"),
         ("POST", "/api/tracking-events"),
         ("GET", "/api/surveys/figures"),
         ("GET", "/api/surveys/relationship-samples"),

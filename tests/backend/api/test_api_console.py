@@ -17,7 +17,7 @@ from backend.agents.service import create_agent
 from backend.handoff import service
 from backend.handoff.models import Handoff, HandoffStatus, Reason
 from backend.store.db import get_engine
-from backend.store.models import Customer, Shipment
+from backend.store.models import Customer, Shipment, ShipmentStatus
 from tests.backend.api.conftest import Backend, login_headers
 from tests.knowledge.support import session_index_dir
 
@@ -36,6 +36,7 @@ ENDPOINTS = [
     ("GET", "/api/agent/customers/CU00001", None),
     ("POST", "/api/agent/assist", {"text": "where is my parcel"}),
     ("POST", "/api/agent/address-changes", {"tracking_number": "x" * 8, "new_address": "y" * 9}),
+    ("POST", "/api/agent/surveys", {"tracking_number": "LP000000000GB"}),
     ("GET", "/api/agent/complaints", None),
     ("POST", "/api/agent/complaints", {"category": "other", "description": "abc def"}),
 ]
@@ -300,3 +301,35 @@ def test_the_backend_turns_untaken_handoffs_into_call_backs(
         backend, "GET", f"/api/agent/conversations/{conversation}", None, headers=agent
     ).json()
     assert [m["sender"] for m in transcript["messages"]] == ["system"]
+
+
+def test_phone_forms_address_change_and_survey(console: Backend) -> None:
+    agent = login_headers(console, "agent")
+    with Session(get_engine(console.settings.database_url)) as session:
+        delivered = session.exec(
+            select(Shipment.tracking_number).where(Shipment.status == ShipmentStatus.delivered)
+        ).first()
+        moving = session.exec(
+            select(Shipment.tracking_number).where(Shipment.status == ShipmentStatus.in_transit)
+        ).first()
+    survey = request(
+        console, "POST", "/api/agent/surveys", {"tracking_number": delivered}, headers=agent
+    )
+    assert survey.status_code == 200, survey.text
+    again = request(
+        console, "POST", "/api/agent/surveys", {"tracking_number": delivered}, headers=agent
+    ).json()
+    assert again["sent"] is False and (
+        "not sent twice" in again["note"] or "no surveys" in again["note"]
+    )
+    early = request(
+        console, "POST", "/api/agent/surveys", {"tracking_number": moving}, headers=agent
+    )
+    assert early.status_code == 409
+    change = {"tracking_number": moving, "new_address": "4 Dock Street, Leeds LS10 1JF"}
+    moved = request(console, "POST", "/api/agent/address-changes", change, headers=agent)
+    assert moved.status_code == 201, moved.text
+    assert moved.json()["reference"].startswith("AC-")
+    unknown = {**change, "tracking_number": "LP000000000GB"}
+    gone = request(console, "POST", "/api/agent/address-changes", unknown, headers=agent)
+    assert gone.status_code == 404

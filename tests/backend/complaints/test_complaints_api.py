@@ -101,7 +101,7 @@ def test_status_note_resolve(client: TestClient, db: str) -> None:
     taken = client.post(
         f"{base}/status", json={"status": "in_progress", "author": "Jo Agent"}, headers=AUTH
     )
-    assert taken.status_code == 200 and taken.json()["owner"] == "Jo Agent"
+    assert taken.status_code == 200 and taken.json()["owner"] == "Demo Agent"  # the signed-in agent
     noted = client.post(
         f"{base}/notes", json={"author": "Jo Agent", "note": "Refund requested"}, headers=AUTH
     )
