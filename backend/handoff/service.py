@@ -121,7 +121,9 @@ def request_handoff(
     now = now or utcnow()
     existing = open_handoff(session, conversation_id)
     if existing is not None:
-        if reason in URGENT_REASONS and existing.priority > 1:
+        # Urgent reasons go first in line; a threat is also named as such to the agent.
+        named_threat = reason is Reason.threat and existing.reason is not Reason.threat
+        if named_threat or (reason in URGENT_REASONS and existing.priority > 1):
             existing.priority = 1
             existing.reason = reason
             session.add(existing)

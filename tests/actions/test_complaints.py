@@ -339,13 +339,21 @@ async def test_vip_customer_goes_to_the_vip_desk(domain: dict[str, Any], store_u
 
 
 async def test_abuse_is_answered_calmly_and_a_person_offered(
-    domain: dict[str, Any], parcels: list[Shipment]
+    domain: dict[str, Any], parcels: list[Shipment], store_url: str
 ) -> None:
+    from backend.crm.models import Tier
+    from backend.crm.tiers import current_tier
+
     state = {"complaint_category": "late_delivery", "requested_slot": "tracking_number"}
     slots, said = await run_form(domain, "this is fucking useless", slots=state, new_slots={})
     assert slots["complaint_upset"] is True and "sorry" in said[-1]
+    # Not an A-tier customer's parcel: theirs goes to a person at once, without an offer.
+    with Session(get_engine(store_url)) as session:
+        parcel = next(p for p in parcels if current_tier(session, p.customer_id) is not Tier.A)
     events, _ = await submit(
-        domain, claim_slots(parcels[6], complaint_category="late_delivery", complaint_upset=True)
+        domain,
+        claim_slots(parcel, complaint_category="late_delivery", complaint_upset=True),
+        sender="upset-customer",
     )
     assert events["offer_human"] is True
 
@@ -358,7 +366,7 @@ async def test_a_threat_goes_to_a_person_at_once(domain: dict[str, Any], store_u
     )
     assert slots["blocked_reason"] == "safety" and slots["requested_slot"] is None
     assert "0330 123 4567" in said[0]
-    events, said = await submit(domain, {"blocked_reason": "safety"} | slots)
+    events, said = await submit(domain, {"blocked_reason": "safety"} | slots, sender="threatened")
     assert events["offer_human"] is False and events["blocked_reason"] is None
     reference = events["ticket_id"]
     assert reference in said[0]
@@ -366,7 +374,7 @@ async def test_a_threat_goes_to_a_person_at_once(domain: dict[str, Any], store_u
         ticket = service.find_ticket(session, reference)
         assert ticket is not None and ticket.priority == 1 and ticket.queue == "vip-desk"
         assert "hurt him" in ticket.description
-        handoff = open_or_latest_handoff(session, "complainer")
+        handoff = open_or_latest_handoff(session, "threatened")
         assert handoff.reason is Reason.threat and handoff.priority == 1
     assert "999" in said[-1]
 

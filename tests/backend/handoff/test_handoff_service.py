@@ -98,6 +98,9 @@ def test_a_threat_moves_a_queued_conversation_to_the_front(session: Session) -> 
     service.request_handoff(session, "conv-x", Reason.asked, SETTINGS, now=OPEN)
     moved = service.request_handoff(session, "conv-x", Reason.threat, SETTINGS, now=OPEN)
     assert moved.handoff.priority == 1 and moved.handoff.reason is Reason.threat
+    service.request_handoff(session, "conv-y", Reason.vip_complaint, SETTINGS, now=OPEN)
+    named = service.request_handoff(session, "conv-y", Reason.threat, SETTINGS, now=OPEN)
+    assert named.handoff.reason is Reason.threat  # a threat is named as such to the agent
 
 
 def test_take_once_end_only_by_the_holder(session: Session) -> None:
