@@ -41,3 +41,8 @@ clean:
 # Recall@1/@3, MRR, rejection and latency of the dense, lexical and fused knowledge rankers.
 bench-knowledge: setup
 	@HF_HUB_OFFLINE=1 $(APP_PY) -m knowledge.bench
+
+.PHONY: bench-assist
+# Call-assist latency through the real backend, Rasa and action server (median, p95, max).
+bench-assist: setup
+	@$(APP_PY) -m scripts.bench_assist

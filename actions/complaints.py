@@ -33,14 +33,16 @@ from actions.forms import (
     latest_text,
     reset_form_state,
 )
+from actions.handoff import hand_over
 from actions.store import StoreError, store_session
-from actions.tone import Tone, tone_of
 from actions.verification import ShipmentAccessForm, is_verified
 from backend.complaints import service, sla
 from backend.complaints.models import CallbackChannel, Category, ComplaintTicket, Tier
 from backend.config import carrier_zone
+from backend.handoff.models import Reason
 from backend.store import queries
 from backend.store.models import Shipment
+from backend.tone import Tone, tone_of
 
 logger = logging.getLogger(__name__)
 
@@ -582,6 +584,7 @@ class ActionSubmitComplaint(Action):
                 )
                 text = self.confirmation(filed, category, now, shipment)
                 reference = filed.ticket.reference
+                vip = not filed.merged and filed.ticket.tier is Tier.A
         except service.ComplaintError as refused:
             dispatcher.utter_message(text=str(refused))
             return reset_complaint_state(offer_human=True)
@@ -591,6 +594,10 @@ class ActionSubmitComplaint(Action):
             return reset_complaint_state()
         logger.info("complaint %s %s", reference, "merged" if filed.merged else "filed")
         dispatcher.utter_message(text=text)
+        if vip:
+            # A-tier customers go to a person straight away (the VIP desk).
+            hand_over(dispatcher, tracker, Reason.vip_complaint)
+            upset = False  # a person is already on the way: no offer of one
         mentioned = list(tracker.get_slot("complaints_mentioned") or [])
         return [
             *reset_complaint_state(offer_human=upset),
@@ -618,6 +625,7 @@ class ActionSubmitComplaint(Action):
             return reset_complaint_state()
         logger.warning("urgent complaint %s recorded", reference)
         dispatcher.utter_message(text=URGENT_RECORDED.format(reference=reference))
+        hand_over(dispatcher, tracker, Reason.threat)
         return [*reset_complaint_state(), SlotSet("ticket_id", reference)]
 
     @staticmethod

@@ -21,8 +21,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import messages
 from actions.forms import latest_text
+from actions.handoff import hand_over
 from actions.open_complaints import remind_of_open_complaint
 from actions.store import StoreError, store_session
+from backend.handoff.models import Reason
 from backend.store import queries, tracking_numbers
 from knowledge import SearchResult, get_index
 from knowledge.index import preload
@@ -47,6 +49,7 @@ PROBLEM_TOPICS = frozenset(
     }
 )
 ANSWER_PAYLOAD = "/ask_question"
+FALLBACK_INTENT = "nlu_fallback"
 # Anything shaped like a tracking number, however it is spaced (LP 482 913 075 GB).
 _NUMBER_LIKE = re.compile(r"\b[A-Za-z]{2}[\s-]?(?:\d[\s-]?){9}[A-Za-z]{2}\b")
 
@@ -75,6 +78,17 @@ def requested_passage(tracker: Tracker) -> str | None:
         if entity.get("entity") == "knowledge_id" and entity.get("value"):
             return str(entity["value"])
     return None
+
+
+def misunderstood_twice(tracker: Tracker) -> bool:
+    """This message and the customer's one before it both fell back (NLU could not place them)."""
+    if (tracker.latest_message.get("intent") or {}).get("name") != FALLBACK_INTENT:
+        return False
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    if len(users) < 2:
+        return False
+    previous = (users[-2].get("parse_data") or {}).get("intent") or {}
+    return previous.get("name") == FALLBACK_INTENT
 
 
 class ActionAnswerQuestion(Action):
@@ -117,6 +131,10 @@ class ActionAnswerQuestion(Action):
             result.hits[0].id if result.hits else None,
         )
         if not result.confident:
+            if not aside and misunderstood_twice(tracker):
+                # Two messages in a row the bot could not place: a person, not a third guess.
+                hand_over(dispatcher, tracker, Reason.not_understood)
+                return [SlotSet("offer_human", False)]
             return self.not_sure(dispatcher, result, None if aside else number)
 
         best = result.hits[0]

@@ -69,3 +69,7 @@ KNOWLEDGE_UNAVAILABLE = (
     "I'm sorry, I can't look that up right now. Our team can answer on 0330 123 4567 "
     "(Mon–Fri 8:00–20:00, Sat 9:00–14:00)."
 )
+HANDOFF_UNAVAILABLE = (
+    "I'm sorry, I can't reach our team's queue right now. Please call us on 0330 123 4567 "
+    "(Mon–Fri 8:00–20:00, Sat 9:00–14:00) or write to help@parcelline.example."
+)

@@ -36,8 +36,6 @@ class Settings(BaseSettings):
     # Seconds a health check waits for each dependency.
     health_timeout_seconds: float = 3.0
     log_level: str = "INFO"
-    # Bearer token of the agents' and managers' endpoints (complaints, CRM); empty refuses all.
-    agent_api_token: str = ""
     # Token of Rasa's HTTP API (trigger_intent for proactive surveys); generated per run.
     rasa_api_token: str = ""
     # Where customers reach the chat page: survey links in SMS and e-mail start with it.
@@ -60,6 +58,30 @@ class Settings(BaseSettings):
     @property
     def widget_origin_list(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.widget_origins.split(",") if o.strip()]
+
+    # Agent accounts: the demo agent and manager created at start-up when missing (an empty
+    # password skips that account). Change them, or set your own, outside a demo.
+    demo_agent_username: str = "agent"
+    demo_agent_password: str = "parcelline-agent-demo"
+    demo_manager_username: str = "manager"
+    demo_manager_password: str = "parcelline-manager-demo"
+    # A console session ends after this long, or after this long without a request.
+    agent_session_hours: float = 8.0
+    agent_idle_minutes: float = 60.0
+    # Lockout: this many failed logins within the window lock the account for lock minutes.
+    login_max_failures: int = 5
+    login_failure_window_minutes: float = 15.0
+    login_lock_minutes: float = 15.0
+
+    # Human handoff: opening hours of the agents' desk in the carrier's time zone
+    # ("always" for a desk that never closes), minutes one conversation takes an agent,
+    # agents on duty, minutes before an untaken handoff becomes a call-back ticket, and how
+    # often the backend looks for those.
+    handoff_hours: str = "Mon-Fri 08:00-20:00; Sat 09:00-14:00"
+    handoff_handling_minutes: float = 6.0
+    handoff_agents_on_duty: int = 2
+    handoff_pickup_minutes: float = 15.0
+    handoff_sweep_seconds: float = 30.0
 
 
 def carrier_zone(settings: Settings | None = None) -> ZoneInfo:

@@ -48,10 +48,6 @@ class Stack:
     log_dir: Path = LOG_DIR
     backend_host: str = "127.0.0.1"
     callback_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    # Bearer token of the agents' complaint endpoints: AGENT_API_TOKEN, or a fresh one per run.
-    agent_token: str = field(
-        default_factory=lambda: os.environ.get("AGENT_API_TOKEN") or secrets.token_urlsafe(24)
-    )
     # Token of Rasa's HTTP API, which the backend uses to start proactive surveys.
     api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     # Extra environment for the three processes (tests set limits this way).
@@ -78,7 +74,6 @@ class Stack:
                 "ACTION_ENDPOINT_URL": f"{self.actions_url}/webhook",
                 "RASA_URL": self.rasa_url,
                 "RASA_CALLBACK_SECRET": self.callback_secret,
-                "AGENT_API_TOKEN": self.agent_token,
                 "RASA_CALLBACK_URL": f"{self.backend_url}/rasa/callback/{self.callback_secret}",
                 "RASA_API_TOKEN": self.api_token,
                 "HF_HUB_OFFLINE": "1",
@@ -99,7 +94,8 @@ class Stack:
                 str(RASA_BIN), "run", "--model", str(self.model),
                 "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
                 "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
-                "--enable-api", "--auth-token", self.api_token,
+                # "=" form: a generated token may start with "-", which argparse would misread.
+                "--enable-api", f"--auth-token={self.api_token}",
             ],
             "backend": [
                 str(APP_PYTHON), "-m", "uvicorn", "backend.api.main:app",
@@ -236,7 +232,15 @@ def run(args: argparse.Namespace) -> int:
             f"(API docs: {stack.backend_url}/docs). Press Ctrl-C to stop.\n",
             flush=True,
         )
-        print(f"Agent API token (Authorization: Bearer ...): {stack.agent_token}\n", flush=True)
+        settings = get_settings()
+        print(
+            f"Agent console: {stack.backend_url}/agent\n"
+            f"  demo agent   {settings.demo_agent_username} / {settings.demo_agent_password}"
+            "  (DEMO_AGENT_USERNAME / DEMO_AGENT_PASSWORD)\n"
+            f"  demo manager {settings.demo_manager_username} / {settings.demo_manager_password}"
+            "  (DEMO_MANAGER_USERNAME / DEMO_MANAGER_PASSWORD; also opens /crm)\n",
+            flush=True,
+        )
         while True:
             crashed = stack.first_exited()
             if crashed:

@@ -9,6 +9,7 @@ state in memory, so one worker per process (see rasa_gateway).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,14 +20,20 @@ from fastapi import FastAPI, Request, status
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 
+from backend.agents.service import ensure_demo_agents
 from backend.api.logging import RequestLogMiddleware, setup_logging, silence_access_log
 from backend.api.rasa_gateway import RasaGateway
 from backend.api.rate_limit import RateLimiter
 from backend.api.routes import (
+    agent_console,
+    agents,
     chat,
     complaints,
+    handoffs,
     health,
     rasa_callback,
     shipments,
@@ -67,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.http_client = client
             app.state.gateway = RasaGateway(settings, client, app.state.engine)
             app.state.gateway.bind_loop()
+            await asyncio.to_thread(_ensure_demo_agents, app.state.engine, settings)
             preload_knowledge()
             logger.info("backend ready, rasa at %s", settings.rasa_url)
             yield
@@ -101,8 +109,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(knowledge_routes.router)
     app.include_router(crm_routes.router)
     app.include_router(widget.router(settings))
+    app.include_router(agents.router)
+    app.include_router(handoffs.router)
+    app.include_router(agent_console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _ensure_demo_agents(engine: Engine, settings: Settings) -> None:
+    """The demo agent and manager (from the settings) exist once the store is migrated."""
+    try:
+        with Session(engine) as session:
+            created = ensure_demo_agents(session, settings)
+            session.commit()
+    except DBAPIError as exc:  # a store not migrated yet, or down: the console waits for it
+        logger.warning("demo agents not created: %s", type(exc).__name__)
+        return
+    if created:
+        logger.info("demo agent accounts created: %s", ", ".join(created))
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -107,6 +107,11 @@ class RasaGateway:
         self._loop_thread = threading.get_ident()
 
     @property
+    def engine(self) -> Engine | None:
+        """The transcript's database (None: nothing is recorded)."""
+        return self._engine
+
+    @property
     def apology(self) -> BotMessage:
         return BotMessage(text=apology_text(self._settings))
 
@@ -360,3 +365,22 @@ class RasaGateway:
             return False
         logger.info("triggered intent=%s conversation=%s", intent, conversation_id)
         return True
+
+    async def parse(self, text: str) -> dict[str, object] | None:
+        """Rasa's NLU reading of a text (intent, entities), without touching any conversation;
+        None when Rasa cannot be asked."""
+        url = f"{self._settings.rasa_url.rstrip('/')}/model/parse"
+        try:
+            response = await self._client.post(
+                url,
+                params={"token": self._settings.rasa_api_token},
+                json={"text": text},
+                timeout=5.0,
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("parse failed: %s", exc)
+            return None
+        if not response.is_success:
+            logger.warning("parse: HTTP %s", response.status_code)
+            return None
+        return dict(response.json())

@@ -1,1 +1,20 @@
-"""The chat transcript: every customer, bot, agent and system message of a conversation."""
+"""Conversation transcripts: every customer, bot, agent and system message, in order.
+
+The interface the widget's transport shares with the agent console: `ChatMessage`,
+`record_message`, `conversation_history`, `recent_conversations`.
+"""
+
+from backend.conversations.models import ChatMessage, Sender
+from backend.conversations.service import (
+    conversation_history,
+    recent_conversations,
+    record_message,
+)
+
+__all__ = [
+    "ChatMessage",
+    "Sender",
+    "conversation_history",
+    "recent_conversations",
+    "record_message",
+]

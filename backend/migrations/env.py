@@ -12,9 +12,11 @@ from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+import backend.agents.models  # noqa: F401  (registers the agent account tables)
 import backend.complaints.models  # noqa: F401  (registers the complaint tables)
 import backend.conversations.models  # noqa: F401  (registers the chat transcript)
 import backend.crm.models  # noqa: F401  (registers the CRM tables)
+import backend.handoff.models  # noqa: F401  (registers the handoff queue)
 import backend.store.models  # noqa: F401  (registers the store's tables)
 import backend.surveys.models  # noqa: F401  (registers the survey tables)
 from backend.store.db import get_engine, resolve_url

@@ -19,12 +19,23 @@ from actions.complaints import (
 )
 from backend.complaints import service
 from backend.complaints.models import Category, ComplaintTicket, TicketStatus
+from backend.handoff.models import Handoff, Reason
 from backend.store.db import get_engine, session_scope
 from backend.store.models import Customer, Shipment, ShipmentStatus
 from backend.store.seed import seed_database
 from tests.actions.conftest import ANCHOR, make_tracker, slot_events, texts
 
 FORM = "complaint_form"
+
+
+def open_or_latest_handoff(session: Session, conversation_id: str) -> Handoff:
+    found = session.exec(
+        select(Handoff)
+        .where(Handoff.conversation_id == conversation_id)
+        .order_by(Handoff.id.desc())  # type: ignore[union-attr]
+    ).first()
+    assert found is not None, f"no handoff for {conversation_id}"
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -339,16 +350,31 @@ async def test_vip_customer_goes_to_the_vip_desk(domain: dict[str, Any], store_u
     slots = claim_slots(parcel, complaint_category="late_delivery", claimed_amount=None)
     events, said = await submit(domain, slots, sender="vip-conversation")
     assert "VIP desk" in said[0] and "4 hours" in said[0]
+    # An A-tier complaint also goes to a person at once: queued (or a call-back out of hours).
+    assert len(said) == 2 and ("agent will join" in said[1] or "call-back ticket" in said[1])
+    assert events["offer_human"] is False
+    with Session(get_engine(store_url)) as session:
+        handoff = open_or_latest_handoff(session, "vip-conversation")
+        assert handoff.reason is Reason.vip_complaint and handoff.priority == 1
+        assert handoff.customer_id == vip and handoff.tier == "A"
 
 
 async def test_abuse_is_answered_calmly_and_a_person_offered(
-    domain: dict[str, Any], parcels: list[Shipment]
+    domain: dict[str, Any], parcels: list[Shipment], store_url: str
 ) -> None:
+    from backend.crm.models import Tier
+    from backend.crm.tiers import current_tier
+
     state = {"complaint_category": "late_delivery", "requested_slot": "tracking_number"}
     slots, said = await run_form(domain, "this is fucking useless", slots=state, new_slots={})
     assert slots["complaint_upset"] is True and "sorry" in said[-1]
+    # Not an A-tier customer's parcel: theirs goes to a person at once, without an offer.
+    with Session(get_engine(store_url)) as session:
+        parcel = next(p for p in parcels if current_tier(session, p.customer_id) is not Tier.A)
     events, _ = await submit(
-        domain, claim_slots(parcels[6], complaint_category="late_delivery", complaint_upset=True)
+        domain,
+        claim_slots(parcel, complaint_category="late_delivery", complaint_upset=True),
+        sender="upset-customer",
     )
     assert events["offer_human"] is True
 
@@ -361,7 +387,7 @@ async def test_a_threat_goes_to_a_person_at_once(domain: dict[str, Any], store_u
     )
     assert slots["blocked_reason"] == "safety" and slots["requested_slot"] is None
     assert "0330 123 4567" in said[0]
-    events, said = await submit(domain, {"blocked_reason": "safety"} | slots)
+    events, said = await submit(domain, {"blocked_reason": "safety"} | slots, sender="threatened")
     assert events["offer_human"] is False and events["blocked_reason"] is None
     reference = events["ticket_id"]
     assert reference in said[0]
@@ -369,6 +395,9 @@ async def test_a_threat_goes_to_a_person_at_once(domain: dict[str, Any], store_u
         ticket = service.find_ticket(session, reference)
         assert ticket is not None and ticket.priority == 1 and ticket.queue == "vip-desk"
         assert "hurt him" in ticket.description
+        handoff = open_or_latest_handoff(session, "threatened")
+        assert handoff.reason is Reason.threat and handoff.priority == 1
+    assert "999" in said[-1]
 
 
 async def test_stop_forgets_the_complaint(domain: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlmodel import Session
 
+from backend.config import Settings
 from backend.crm.recompute import recompute_all
 from backend.store.db import get_engine
 from backend.store.models import Shipment
@@ -55,15 +56,31 @@ def stack(e2e_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     kindex.ensure_built(echo=lambda _line: None)
     logs = Path(tmp_path_factory.mktemp("e2e-logs"))
     # Every test speaks from 127.0.0.1 and fast: no per-minute limits (tested in tests/backend).
-    limits = {"CHAT_RATE_PER_CONVERSATION": "0", "CHAT_RATE_PER_IP": "0"}
-    running = Stack(
-        model=model, database_url=e2e_store, ports=Ports.free(), log_dir=logs, env=limits
-    )
+    # The agents' desk never closes here, so a handoff always waits for an agent.
+    env = {"CHAT_RATE_PER_CONVERSATION": "0", "CHAT_RATE_PER_IP": "0", "HANDOFF_HOURS": "always"}
+    running = Stack(model=model, database_url=e2e_store, ports=Ports.free(), log_dir=logs, env=env)
     running.start(timeout=300)
     try:
         yield running
     finally:
         running.stop()
+
+
+def agent_headers(stack: Stack, role: str = "agent") -> dict[str, str]:
+    """Bearer headers of a new session of the demo agent (or manager) the backend created."""
+    settings = Settings()
+    username, password = (
+        (settings.demo_manager_username, settings.demo_manager_password)
+        if role == "manager"
+        else (settings.demo_agent_username, settings.demo_agent_password)
+    )
+    response = httpx.post(
+        f"{stack.backend_url}/api/agent/login",
+        json={"username": username, "password": password},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
 @pytest.fixture

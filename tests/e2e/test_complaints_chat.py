@@ -13,7 +13,7 @@ from backend.store.db import session_scope
 from backend.store.models import Shipment
 from backend.store.queries import find_shipment
 from scripts.stack import Stack
-from tests.e2e.conftest import Chat
+from tests.e2e.conftest import Chat, agent_headers
 
 REFERENCE = re.compile(r"\bC-\d{2}-\d{5}\b")
 
@@ -44,7 +44,7 @@ def test_complaint_filed_updated_and_looked_up(
     assert reference in merged and "already" in merged
 
     # An agent takes it and writes a note; the shipper hears it next.
-    headers = {"Authorization": f"Bearer {stack.agent_token}"}
+    headers = agent_headers(stack)
     with httpx.Client(base_url=stack.backend_url, headers=headers, timeout=30) as agent:
         assert (
             agent.get("/api/agent/complaints", headers={"Authorization": "Bearer x"}).status_code
@@ -58,7 +58,7 @@ def test_complaint_filed_updated_and_looked_up(
         )
         assert taken.status_code == 200, taken.text
     answer = chat.say_text(f"what's happening with my complaint {reference}?")
-    assert "Priya Shah" in answer and "Claim approved" in answer
+    assert "Demo Agent" in answer and "Claim approved" in answer  # the signed-in agent
 
 
 def test_a_stranger_needs_proof(chat: Chat, e2e_store: str, examples: dict[str, Shipment]) -> None:

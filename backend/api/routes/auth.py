@@ -1,15 +1,28 @@
-"""Bearer-token checks: agents' and managers' endpoints, and internal ones (carrier systems,
-scheduled jobs). Tokens come from the environment; an empty token refuses every request."""
+"""Who may call what: agents and managers (a console session, by cookie or bearer token) and
+internal callers (carrier systems, scheduled jobs; a token from the environment).
+
+One dependency serves every agent and manager endpoint. The console sends its session cookie
+(HttpOnly, SameSite=Strict); API clients send the same session's token as
+`Authorization: Bearer ...` (from POST /api/agent/login). A cookie-authenticated write must
+also come from this site's own pages (its Origin, or else Referer, names this host): the CSRF
+fence besides SameSite. A bearer token is never sent by a browser on its own, so needs none.
+"""
 
 from __future__ import annotations
 
 import hmac
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import Depends, Header, HTTPException, status
+from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from backend.api.routes import SettingsDep
+from backend.agents.models import Role
+from backend.agents.service import Identity, session_identity
+from backend.api.routes import SessionDep, SettingsDep
+
+SESSION_COOKIE = "parcelline_agent"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def require_internal_token(
@@ -32,16 +45,48 @@ Internal = Annotated[None, InternalAuth]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_agent_token(
+def same_origin(request: Request) -> bool:
+    """Whether the request says it comes from a page of this host (Origin, else Referer)."""
+    source = request.headers.get("origin") or request.headers.get("referer") or ""
+    host = request.headers.get("host", "")
+    return bool(source) and source != "null" and urlsplit(source).netloc == host
+
+
+def optional_agent(
+    request: Request,
+    session: SessionDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Agents and managers, until the console brings per-agent logins."""
-    expected = settings.agent_api_token
-    given = credentials.credentials if credentials else ""
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+) -> Identity | None:
+    """The signed-in agent, or None (for pages that redirect to the login instead)."""
+    if credentials is not None:
+        return session_identity(session, credentials.credentials, settings)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    identity = session_identity(session, token, settings) if token else None
+    if identity is not None and request.method not in SAFE_METHODS and not same_origin(request):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "This request did not come from the console's own pages."
+        )
+    return identity
+
+
+def require_agent(identity: Annotated[Identity | None, Depends(optional_agent)]) -> Identity:
+    """Agents and managers."""
+    if identity is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "An agent token is required.",
+            "Please sign in to the agent console (or send a session token as Bearer).",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return identity
+
+
+def require_manager(identity: Annotated[Identity, Depends(require_agent)]) -> Identity:
+    """Managers only."""
+    if identity.role is not Role.manager:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "This is for managers only.")
+    return identity
+
+
+AgentDep = Annotated[Identity, Depends(require_agent)]
+ManagerDep = Annotated[Identity, Depends(require_manager)]

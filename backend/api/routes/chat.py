@@ -20,6 +20,7 @@ from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconn
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketState
 
 from backend.api.rasa_gateway import RasaGateway, public
@@ -36,6 +37,7 @@ from backend.api.schemas import (
 )
 from backend.config import Settings
 from backend.conversations.service import conversation_history
+from backend.handoff import chat_hook
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 logger = logging.getLogger("backend.api.chat")
@@ -127,8 +129,27 @@ async def answer(
         return Answer(None, [_notice(empty_message_reply())])
     if len(text) > settings.max_message_chars:
         return Answer(None, [_notice(too_long_reply(settings))])
+    if await run_in_threadpool(chat_hook.agent_holds, gateway.engine, conversation_id):
+        # An agent has the conversation: their console shows the message; the bot stays quiet.
+        customer = await run_in_threadpool(
+            gateway.record, conversation_id, BotMessage(text=text), "customer"
+        )
+        return Answer(customer.id, [])
     turn = await gateway.turn(conversation_id, text)
-    return Answer(turn.customer.id, turn.messages)
+    messages = list(turn.messages)
+    if chat_hook.is_threat(text):
+        slots = await gateway.conversation_slots(conversation_id) or {}
+        number = str(slots.get("tracking_number") or "") or None
+        notice = await run_in_threadpool(
+            chat_hook.threat_handoff, gateway.engine, settings, conversation_id, text, number
+        )
+        if notice:
+            messages.append(
+                await run_in_threadpool(
+                    gateway.record, conversation_id, BotMessage(text=notice), "bot"
+                )
+            )
+    return Answer(turn.customer.id, messages)
 
 
 def get_limiter(request: Request) -> RateLimiter:

@@ -1,5 +1,5 @@
 """Agents' view of complaint tickets: list by SLA urgency, read one, change status, add notes,
-resolve. Behind a bearer token (`AGENT_API_TOKEN`) until the agent console brings logins.
+resolve. Behind an agent login (console session cookie or its bearer token; see routes/auth.py).
 
 The assistant reads the same tables, so what an agent writes here is what the customer hears
 on their next status question.
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from backend.api.routes import SessionDep
-from backend.api.routes.auth import require_agent_token
+from backend.api.routes.auth import AgentDep, require_agent
 from backend.complaints import service
 from backend.complaints.models import (
     CallbackChannel,
@@ -28,11 +28,12 @@ from backend.complaints.models import (
     Tier,
 )
 from backend.store.models import Shipment
+from backend.store.queries import find_shipment
 
 router = APIRouter(
     prefix="/api/agent/complaints",
     tags=["complaints (agents)"],
-    dependencies=[Depends(require_agent_token)],
+    dependencies=[Depends(require_agent)],
 )
 
 
@@ -72,17 +73,20 @@ class TicketDetail(TicketSummary):
 
 class StatusChange(BaseModel):
     status: TicketStatus
-    author: str = Field(min_length=1, max_length=100)
+    # Kept for older clients; the signed-in agent is recorded as the author.
+    author: str | None = Field(default=None, min_length=1, max_length=100)
     note: str = Field(default="", max_length=service.MAX_NOTE_CHARS)
 
 
 class NoteIn(BaseModel):
-    author: str = Field(min_length=1, max_length=100)
+    # Kept for older clients; the signed-in agent is recorded as the author.
+    author: str | None = Field(default=None, min_length=1, max_length=100)
     note: str = Field(min_length=1, max_length=service.MAX_NOTE_CHARS)
 
 
 class Resolution(BaseModel):
-    author: str = Field(min_length=1, max_length=100)
+    # Kept for older clients; the signed-in agent is recorded as the author.
+    author: str | None = Field(default=None, min_length=1, max_length=100)
     note: str = Field(default="", max_length=service.MAX_NOTE_CHARS)
     outcome: Literal["resolved", "rejected"] = "resolved"
     compensation: float | None = Field(default=None, ge=0, le=service.MAX_CLAIM_GBP)
@@ -161,7 +165,7 @@ def _write(
     summary="Tickets by SLA urgency",
     description=(
         "Open tickets (all with include_closed=true), the one whose answer deadline comes "
-        "first at the top; priority breaks ties. 401 without the agent token."
+        "first at the top; priority breaks ties. 401 without an agent's session."
     ),
 )
 def list_tickets(
@@ -196,11 +200,13 @@ def read_ticket(reference: str, session: SessionDep) -> TicketDetail:
         "409 for a move the flow does not allow."
     ),
 )
-def change_status(reference: str, body: StatusChange, session: SessionDep) -> TicketDetail:
+def change_status(
+    reference: str, body: StatusChange, session: SessionDep, agent: AgentDep
+) -> TicketDetail:
     return _write(
         session,
         reference,
-        lambda t: service.change_status(session, t, body.status, body.author, body.note),
+        lambda t: service.change_status(session, t, body.status, agent.display_name, body.note),
     )
 
 
@@ -210,9 +216,9 @@ def change_status(reference: str, body: StatusChange, session: SessionDep) -> Ti
     summary="Add a note",
     description="A note in the ticket's history; the customer hears the latest one.",
 )
-def add_note(reference: str, body: NoteIn, session: SessionDep) -> TicketDetail:
+def add_note(reference: str, body: NoteIn, session: SessionDep, agent: AgentDep) -> TicketDetail:
     return _write(
-        session, reference, lambda t: service.add_note(session, t, body.author, body.note)
+        session, reference, lambda t: service.add_note(session, t, agent.display_name, body.note)
     )
 
 
@@ -225,16 +231,59 @@ def add_note(reference: str, body: NoteIn, session: SessionDep) -> TicketDetail:
         "rejected (never with compensation). 409 if it is already closed."
     ),
 )
-def resolve(reference: str, body: Resolution, session: SessionDep) -> TicketDetail:
+def resolve(reference: str, body: Resolution, session: SessionDep, agent: AgentDep) -> TicketDetail:
     return _write(
         session,
         reference,
         lambda t: service.resolve(
             session,
             t,
-            body.author,
+            agent.display_name,
             body.note,
             compensation=body.compensation,
             status=TicketStatus(body.outcome),
         ),
     )
+
+
+class NewComplaint(BaseModel):
+    """A complaint an agent takes on the phone (the console's prefilled form)."""
+
+    category: Category
+    description: str = Field(min_length=3, max_length=service.MAX_DESCRIPTION_CHARS)
+    tracking_number: str | None = Field(default=None, max_length=40)
+    claimed_amount: float | None = Field(default=None, gt=0, le=service.MAX_CLAIM_GBP)
+    callback_channel: CallbackChannel = CallbackChannel.phone
+    contact: str = Field(default="", max_length=254)
+
+
+@router.post(
+    "",
+    response_model=TicketDetail,
+    status_code=status.HTTP_201_CREATED,
+    summary="File a complaint taken on the phone",
+    description="Same rules as the chat: tiered SLA, duplicates merged into the open ticket.",
+)
+def file_ticket(body: NewComplaint, session: SessionDep) -> TicketDetail:
+    shipment = None
+    if body.tracking_number:
+        shipment = find_shipment(session, body.tracking_number)
+        if shipment is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "No shipment with that number.")
+    try:
+        filed = service.file_complaint(
+            session,
+            category=body.category,
+            description=body.description,
+            shipment=shipment,
+            claimed_amount=body.claimed_amount,
+            callback_channel=body.callback_channel,
+            contact=body.contact,
+            conversation_id="",
+        )
+        session.commit()
+    except service.ComplaintError as refused:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, str(refused)) from None
+    session.refresh(filed.ticket)
+    return _detail(session, filed.ticket)

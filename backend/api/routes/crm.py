@@ -1,7 +1,7 @@
 """Managers' CRM figures: value tiers, churn risk, the satisfaction index, and the dashboard
 page that draws them. Every figure has its JSON endpoint (for the page and for BI tools);
-all of them sit behind a bearer token (`AGENT_API_TOKEN`) until the agent console brings
-logins. Definitions: backend/crm/README.md.
+all of them are for managers only: a manager's console session (cookie) or its bearer token
+(POST /api/agent/login) for BI tools. Agents get 403. Definitions: backend/crm/README.md.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from backend.agents.models import Role
+from backend.agents.service import Identity
 from backend.api.routes import EngineDep, SessionDep
-from backend.api.routes.auth import require_agent_token
+from backend.api.routes.auth import optional_agent, require_manager
 from backend.crm import churn, satisfaction, tiers
 from backend.crm.config import get_crm_settings
 from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
@@ -35,7 +37,7 @@ router = APIRouter(lifespan=schedule)
 api = APIRouter(
     prefix="/api/crm",
     tags=["CRM (managers)"],
-    dependencies=[Depends(require_agent_token)],
+    dependencies=[Depends(require_manager)],
     responses={
         401: {"description": "Missing or wrong bearer token."},
         503: {"description": "The database is unreachable."},
@@ -461,9 +463,19 @@ def recompute(engine: EngineDep) -> RecomputeOut:
 router.include_router(api)
 
 
-@router.get("/crm", include_in_schema=False)
-def dashboard() -> HTMLResponse:
-    """The managers' dashboard; it asks for the token and fetches the figures itself."""
+@router.get("/crm", include_in_schema=False, response_model=None)
+def dashboard(
+    identity: Annotated[Identity | None, Depends(optional_agent)],
+) -> HTMLResponse | RedirectResponse:
+    """The managers' dashboard (signed-in managers; others are sent to the console's login)."""
+    if identity is None:
+        return RedirectResponse("/agent/login?next=/crm", status.HTTP_303_SEE_OTHER)
+    if identity.role is not Role.manager:
+        return HTMLResponse(
+            "<!doctype html><title>Managers only</title><p>The CRM dashboard is for managers. "
+            '<a href="/agent">Back to the console</a></p>',
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
     page = (STATIC_DIR / "crm" / "index.html").read_text(encoding="utf-8")
     return HTMLResponse(
         page, headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}

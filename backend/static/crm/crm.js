@@ -1,9 +1,8 @@
-// Managers' CRM dashboard: asks for the agent token once (kept in sessionStorage), fetches each
+// Managers' CRM dashboard: the manager's console session (cookie) authorises it; fetches each
 // figure from /api/crm/..., draws it with Chart.js and shows the table behind it with a CSV
 // export. Text goes in with textContent only.
 "use strict";
 
-const TOKEN_KEY = "crm-agent-token";
 const TIER_COLOURS = { A: "#0b5cad", B: "#4c9be8", C: "#a9c9ee" };
 const GROUP_COLOURS = ["#0b5cad", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#e67700",
   "#1098ad", "#5c940d", "#364fc7", "#a61e4d", "#495057", "#f08c00"];
@@ -26,12 +25,12 @@ const unitOf = (indicator) => UNITS[indicator.unit] || UNITS.score;
 class Unauthorised extends Error {}
 
 async function api(path, options = {}) {
-  const token = sessionStorage.getItem(TOKEN_KEY) || "";
   const response = await fetch(`/api/crm${path}`, {
     ...options,
-    headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
+    credentials: "same-origin",
+    headers: { Accept: "application/json" },
   });
-  if (response.status === 401) throw new Unauthorised();
+  if (response.status === 401 || response.status === 403) throw new Unauthorised();
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   return response.json();
 }
@@ -306,35 +305,20 @@ async function loadEvaluation() {
 async function loadAll() {
   try {
     await Promise.all([loadTiers(), loadRisk(), loadIndex(), loadCategories(), loadChanges(), loadEvaluation()]);
-    $("login").hidden = true;
     $("dashboard").hidden = false;
     $("recompute").hidden = false;
     document.body.dataset.ready = "true";
   } catch (error) {
     if (error instanceof Unauthorised) {
-      sessionStorage.removeItem(TOKEN_KEY);
-      showLogin("That token was not accepted.");
+      // The session ended (expired or signed out elsewhere): sign in again.
+      window.location.assign("/agent/login?next=/crm");
     } else {
       $("asof").textContent = `Could not load the figures (${error.message}).`;
     }
   }
 }
 
-function showLogin(message) {
-  $("dashboard").hidden = true;
-  $("recompute").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
-  $("token").focus();
-}
-
 document.addEventListener("DOMContentLoaded", () => {
-  $("login").addEventListener("submit", (event) => {
-    event.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
-    $("token").value = "";
-    loadAll();
-  });
   $("recompute").addEventListener("click", async () => {
     $("recompute").disabled = true;
     try {
@@ -345,6 +329,5 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
   for (const id of ["grain", "by"]) $(id).addEventListener("change", () => loadIndex());
-  if (sessionStorage.getItem(TOKEN_KEY)) loadAll();
-  else showLogin();
+  loadAll();
 });

@@ -255,3 +255,19 @@ def backend(start_backend: Callable[..., Backend]) -> Backend:
 def rasa(backend: Backend) -> FakeRasa:
     assert backend.rasa is not None
     return backend.rasa
+
+
+def login_headers(backend: Backend, role: str = "manager") -> dict[str, str]:
+    """Bearer headers of a fresh session of the demo agent or manager (created at start-up)."""
+    settings = backend.settings
+    username, password = (
+        (settings.demo_manager_username, settings.demo_manager_password)
+        if role == "manager"
+        else (settings.demo_agent_username, settings.demo_agent_password)
+    )
+    with backend.client() as client:
+        response = client.post(
+            "/api/agent/login", json={"username": username, "password": password}
+        )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}

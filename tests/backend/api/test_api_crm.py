@@ -1,4 +1,5 @@
-"""The CRM API over HTTP: the bearer token, every figure, the OpenAPI listing, the page."""
+"""The CRM API over HTTP: managers only (a session token), every figure, the OpenAPI listing,
+the page."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.backend.api.conftest import Backend
+from tests.backend.api.conftest import Backend, login_headers
 
-TOKEN = "crm-test-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH: dict[str, str] = {}  # a manager's session, filled by the `crm` fixture
 FIGURES = [
     "/api/crm/tiers/summary",
     "/api/crm/tiers",
@@ -27,7 +27,8 @@ FIGURES = [
 
 @pytest.fixture(scope="module")
 def crm(start_backend: Callable[..., Backend]) -> Backend:
-    backend = start_backend(agent_api_token=TOKEN)
+    backend = start_backend()
+    AUTH.update(login_headers(backend, "manager"))
     with backend.client() as client:
         response = client.post("/api/crm/recompute", headers=AUTH)
     assert response.status_code == 200, response.text
@@ -40,20 +41,18 @@ def get(backend: Backend, path: str, headers: dict[str, str] | None = AUTH) -> h
 
 
 @pytest.mark.parametrize("path", FIGURES)
-def test_every_figure_needs_the_token(crm: Backend, path: str) -> None:
+def test_every_figure_is_for_managers_only(crm: Backend, path: str) -> None:
     assert get(crm, path, headers=None).status_code == 401
     wrong = get(crm, path, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
     assert wrong.headers["WWW-Authenticate"] == "Bearer"
+    assert get(crm, path, headers=login_headers(crm, "agent")).status_code == 403
     assert get(crm, path).status_code == 200
 
 
-def test_without_a_configured_token_everything_is_refused(
-    start_backend: Callable[..., Backend],
-) -> None:
-    backend = start_backend(agent_api_token="")
-    for headers in (None, {"Authorization": "Bearer x"}, {"Authorization": "Basic eDp4"}):
-        assert get(backend, "/api/crm/tiers/summary", headers=headers).status_code == 401
+def test_other_schemes_are_refused(crm: Backend) -> None:
+    for headers in ({"Authorization": "Bearer x"}, {"Authorization": "Basic eDp4"}):
+        assert get(crm, "/api/crm/tiers/summary", headers=headers).status_code == 401
 
 
 def test_tier_summary_adds_up(crm: Backend) -> None:
@@ -124,7 +123,10 @@ def test_openapi_documents_every_figure(crm: Backend) -> None:
 
 
 def test_dashboard_page_is_served_with_a_policy(crm: Backend) -> None:
-    page = get(crm, "/crm", headers=None)
+    with crm.client() as client:
+        assert client.get("/crm").status_code == 303  # not signed in: to the console's login
+    assert get(crm, "/crm", headers=login_headers(crm, "agent")).status_code == 403
+    page = get(crm, "/crm")
     assert page.status_code == 200
     assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'self'
     assert "/static/crm/vendor/chart.umd.min.js" in page.text

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend.api.conftest import Backend
+from tests.backend.api.conftest import Backend, login_headers
 from tests.browser import require_browser
 
 pytestmark = require_browser()
 
-TOKEN = "crm-browser-token-0123456789"
-SCREENSHOT = Path(__file__).resolve().parents[3] / "var" / "results" / "crm-dashboard.png"
+SCREENSHOT = (
+    Path(__file__).resolve().parents[3] / "var" / "artifacts" / "screenshots" / "crm-dashboard.png"
+)
 CHARTS = [
     "pyramid-chart",
     "revenue-chart",
@@ -39,9 +40,9 @@ CHARTS = [
 
 @pytest.fixture(scope="module")
 def crm(start_backend: Callable[..., Backend]) -> Backend:
-    backend = start_backend(agent_api_token=TOKEN)
+    backend = start_backend()
     with backend.client() as client:
-        client.post("/api/crm/recompute", headers={"Authorization": f"Bearer {TOKEN}"})
+        client.post("/api/crm/recompute", headers=login_headers(backend, "manager"))
     return backend
 
 
@@ -54,14 +55,24 @@ def page(browser, crm):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("/crm")
+    page.backend = crm  # type: ignore[attr-defined]  (log_in reads the demo credentials)
     yield page
     context.close()
     assert errors == []
 
 
-def log_in(page, token: str = TOKEN) -> None:
-    page.get_by_label("Agent token").fill(token)
-    page.get_by_role("button", name="Open the dashboard").click()
+def log_in(page, role: str = "manager") -> None:
+    """Sign in on the console's login page, which sends a manager on to the dashboard."""
+    settings = page.backend.settings
+    username, password = (
+        (settings.demo_manager_username, settings.demo_manager_password)
+        if role == "manager"
+        else (settings.demo_agent_username, settings.demo_agent_password)
+    )
+    page.wait_for_url("**/agent/login?next=/crm")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
 
 
 def test_dashboard_draws_every_chart_with_its_table(page) -> None:
@@ -96,15 +107,15 @@ def test_csv_export_holds_the_table(page) -> None:
     assert [line.split(",")[0] for line in lines[1:]] == ["A", "B", "C"]
 
 
-def test_token_is_asked_once_per_tab_and_a_wrong_one_is_refused(page) -> None:
-    log_in(page, "wrong-token")
-    page.get_by_text("That token was not accepted.").wait_for()
-    assert page.evaluate("sessionStorage.getItem('crm-agent-token')") is None
+def test_the_dashboard_needs_a_manager_signed_in(page) -> None:
+    log_in(page, "agent")
+    page.wait_for_url("**/crm")
+    page.get_by_text("The CRM dashboard is for managers.").wait_for()
+    page.goto("/agent/login?next=/crm")
     log_in(page)
     page.locator("body[data-ready='true']").wait_for()
     page.reload()
-    page.locator("body[data-ready='true']").wait_for()  # no second prompt
-    assert page.get_by_label("Agent token").is_hidden()
+    page.locator("body[data-ready='true']").wait_for()  # the session cookie: no second login
 
 
 def test_switching_the_index_to_weeks_by_service_level(page) -> None:

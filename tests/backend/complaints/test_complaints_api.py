@@ -1,4 +1,5 @@
-"""The agents' complaint endpoints: token, listing by urgency, reading, status, notes, resolve."""
+"""The agents' complaint endpoints: sign-in, listing by urgency, reading, status, notes, resolve,
+filing from the console."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from backend.complaints.models import CallbackChannel, Category
 from backend.config import Settings
 from backend.store.db import session_scope, upgrade_database
 
-TOKEN = "agent-token-for-tests-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH: dict[str, str] = {}  # the demo agent's session token, filled by the `client` fixture
 
 
 @pytest.fixture
@@ -26,8 +26,18 @@ def db(sqlite_url: str) -> str:
 
 @pytest.fixture
 def client(db: str) -> Iterator[TestClient]:
-    settings = Settings(database_url=db, agent_api_token=TOKEN, log_level="WARNING")
+    settings = Settings(database_url=db, log_level="WARNING")
     with TestClient(create_app(settings)) as client:
+        login = client.post(
+            "/api/agent/login",
+            json={
+                "username": settings.demo_agent_username,
+                "password": settings.demo_agent_password,
+            },
+        )
+        assert login.status_code == 200, login.text
+        client.cookies.clear()  # the tests authenticate with the bearer token only
+        AUTH.update({"Authorization": f"Bearer {login.json()['token']}"})
         yield client
 
 
@@ -50,11 +60,27 @@ def test_agents_need_the_token(client: TestClient, headers: dict[str, str]) -> N
     assert client.get("/api/agent/complaints", headers=headers).status_code == 401
 
 
-def test_no_token_configured_refuses_everyone(db: str) -> None:
-    settings = Settings(database_url=db, agent_api_token="", log_level="WARNING")
+def test_no_demo_password_means_no_demo_account(db: str) -> None:
+    settings = Settings(
+        database_url=db, demo_agent_password="", demo_manager_password="", log_level="WARNING"
+    )
     with TestClient(create_app(settings)) as client:
-        response = client.get("/api/agent/complaints", headers={"Authorization": "Bearer "})
+        response = client.post("/api/agent/login", json={"username": "agent", "password": ""})
+        assert response.status_code == 422
+        response = client.post(
+            "/api/agent/login", json={"username": "agent", "password": "parcelline-agent-demo"}
+        )
         assert response.status_code == 401
+
+
+def test_filing_from_the_console(client: TestClient) -> None:
+    body = {"category": "billing", "description": "Charged twice on the phone order."}
+    assert client.post("/api/agent/complaints", json=body).status_code == 401
+    filed = client.post("/api/agent/complaints", json=body, headers=AUTH)
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["reference"].startswith("C-")
+    unknown = {**body, "tracking_number": "LP000000000GB"}
+    assert client.post("/api/agent/complaints", json=unknown, headers=AUTH).status_code == 404
 
 
 def test_list_by_urgency_then_read(client: TestClient, db: str) -> None:
@@ -75,7 +101,7 @@ def test_status_note_resolve(client: TestClient, db: str) -> None:
     taken = client.post(
         f"{base}/status", json={"status": "in_progress", "author": "Jo Agent"}, headers=AUTH
     )
-    assert taken.status_code == 200 and taken.json()["owner"] == "Jo Agent"
+    assert taken.status_code == 200 and taken.json()["owner"] == "Demo Agent"  # the signed-in agent
     noted = client.post(
         f"{base}/notes", json={"author": "Jo Agent", "note": "Refund requested"}, headers=AUTH
     )

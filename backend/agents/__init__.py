@@ -1,0 +1,1 @@
+"""Agent and manager accounts of the console: hashed passwords, sessions, lockout."""

@@ -1,0 +1,114 @@
+"""Signing in and out of the agent console.
+
+POST /api/agent/login sets the session cookie (HttpOnly, SameSite=Strict, Secure over https;
+a new session id at every login) and returns the same session's token for API clients.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from backend.agents.models import Role
+from backend.agents.service import (
+    Identity,
+    LoginRefused,
+    authenticate,
+    end_session,
+    identity_of,
+    start_session,
+)
+from backend.api.routes import SessionDep, SettingsDep
+from backend.api.routes.auth import SESSION_COOKIE, AgentDep, require_agent, same_origin
+
+router = APIRouter(prefix="/api/agent", tags=["agent accounts"])
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class AgentOut(BaseModel):
+    username: str
+    display_name: str
+    role: Role
+
+
+class LoginOut(BaseModel):
+    token: str = Field(description="Send as `Authorization: Bearer ...` from API clients.")
+    expires_in: int = Field(description="Seconds until the session ends at the latest.")
+    agent: AgentOut
+
+
+def _agent_out(identity: Identity) -> AgentOut:
+    return AgentOut(
+        username=identity.username, display_name=identity.display_name, role=identity.role
+    )
+
+
+@router.post(
+    "/login",
+    response_model=LoginOut,
+    summary="Sign in (console cookie and bearer token)",
+    responses={401: {"description": "Wrong credentials or account locked."}},
+)
+def login(
+    body: LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
+) -> LoginOut:
+    """Checks the password (five failures in 15 minutes lock the account), starts a new session,
+    sets the HttpOnly SameSite=Strict cookie and returns the same session's bearer token. 401
+    for wrong credentials or a locked account.
+    """
+    # A browser posting from another site is refused before any password is checked.
+    if request.headers.get("origin") and not same_origin(request):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Sign in from the console's own page.")
+    try:
+        agent = authenticate(session, body.username, body.password, settings)
+    except LoginRefused as refused:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(refused)) from None
+    # A session the browser already had is ended: the new id replaces it.
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        end_session(session, old)
+    token = start_session(session, agent, settings)
+    session.commit()
+    max_age = int(settings.agent_session_hours * 3600)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return LoginOut(token=token, expires_in=max_age, agent=_agent_out(identity_of(agent)))
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out")
+def logout(
+    request: Request,
+    session: SessionDep,
+    _identity: AgentDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Response:
+    """Ends the session of the cookie or bearer token and clears the cookie."""
+    token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE, "")
+    end_session(session, token)
+    session.commit()
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/me", response_model=AgentOut, summary="Who is signed in")
+def me(identity: Annotated[Identity, Depends(require_agent)]) -> AgentOut:
+    """The signed-in agent or manager: username, display name and role."""
+    return _agent_out(identity)

@@ -1,0 +1,1 @@
+"""What the agent console shows: customer search, the customer 360 view, the call assist."""
