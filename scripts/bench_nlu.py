@@ -19,13 +19,14 @@ import time
 from pathlib import Path
 
 from scripts import nlu_metrics
-from scripts.paths import LOG_DIR, MODEL_DIR, RASA_BIN, RESULTS_DIR, ROOT
+from scripts.paths import LOG_DIR, MODEL_DIR, RASA_BIN, RASA_VENV, RESULTS_DIR, ROOT
 from scripts.train import run_logged, train
 
 HELD_OUT = ROOT / "tests" / "assistant" / "nlu"
 DEFAULT_CONFIG = ROOT / "config.yml"
+RASA_PYTHON = RASA_VENV / "bin" / "python"
 # Rasa log lines worth showing while a long step runs.
-_TEST_MARKS = ("Running model for predictions", "Cross validation", "Accumulated test folds")
+_TEST_MARKS = ("Cross validation", "Accumulated test folds")
 
 
 def nlu_model(config: Path) -> Path:
@@ -52,17 +53,37 @@ def nlu_model(config: Path) -> Path:
     return target
 
 
-def score_held_out(model: Path, out: Path) -> nlu_metrics.HeldOut:
-    print("  scoring the held-out files ...", flush=True)
+def predict_held_out(model: Path, out: Path) -> list[nlu_metrics.Prediction]:
+    """Parse every held-out message with `model`, as the running assistant would."""
+    print("  parsing the held-out files ...", flush=True)
     started = time.monotonic()
+    log = LOG_DIR / "nlu-predict.log"
     cmd = [
-        str(RASA_BIN), "test", "nlu", "--model", str(model), "--nlu", str(HELD_OUT),
-        "--out", str(out), "--successes", "--no-plot",
-    ]  # fmt: skip
-    if run_logged(cmd, LOG_DIR / "bench-nlu-heldout.log", _TEST_MARKS) != 0:
-        raise SystemExit(f"rasa test nlu failed; see {LOG_DIR / 'bench-nlu-heldout.log'}")
-    print(f"  scored in {time.monotonic() - started:.0f} s")
-    return nlu_metrics.held_out(out)
+        str(RASA_PYTHON),
+        str(ROOT / "scripts" / "nlu_predict.py"),
+        str(model),
+        str(HELD_OUT),
+        str(out),
+    ]
+    if run_logged(cmd, log, ("parsed",)) != 0:
+        raise SystemExit(f"parsing the held-out files failed; see {log}")
+    print(f"  parsed in {time.monotonic() - started:.0f} s")
+    return nlu_metrics.load_predictions(out)
+
+
+def threshold_sweep(predictions: list[nlu_metrics.Prediction]) -> None:
+    """What other fallback settings would trade: off-topic rejected against in-scope kept."""
+    print("\n  fallback settings (the same predictions, no retraining):")
+    print(f"    {'threshold':>9} {'ambiguity':>9} {'in-scope F1':>11} {'rejection':>9}")
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        for ambiguity in (0.0, 0.1, 0.2):
+            figures = nlu_metrics.held_out(
+                nlu_metrics.with_fallback(predictions, threshold, ambiguity)
+            )
+            print(
+                f"    {threshold:9.2f} {ambiguity:9.2f} {figures.macro_f1:11.3f} "
+                f"{figures.rejection:9.3f}"
+            )
 
 
 def cross_validate(config: Path, folds: int, out: Path) -> None:
@@ -75,7 +96,7 @@ def cross_validate(config: Path, folds: int, out: Path) -> None:
     ]  # fmt: skip
     if run_logged(cmd, LOG_DIR / "bench-nlu-cv.log", _TEST_MARKS) != 0:
         raise SystemExit(f"cross-validation failed; see {LOG_DIR / 'bench-nlu-cv.log'}")
-    predictions = nlu_metrics.load_predictions(out)
+    predictions = nlu_metrics.load_rasa_results(out)
     scores = nlu_metrics.intent_scores(predictions)
     print(
         f"\n== Cross-validation ({folds} folds, {len(predictions)} training messages, "
@@ -87,7 +108,7 @@ def cross_validate(config: Path, folds: int, out: Path) -> None:
     )
     nlu_metrics.print_intents(predictions, per_intent=True)
     for entity in ("tracking_number", "ticket_id"):
-        score = nlu_metrics.entity_f1(out, entity)
+        score = nlu_metrics.rasa_entity_f1(out, entity)
         if score:
             print(f"  {entity} entity: F1 {score.f1:.3f} (support {score.support})")
 
@@ -97,14 +118,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-cv", action="store_true", help="held-out files only")
+    parser.add_argument("--sweep", action="store_true", help="try other fallback settings")
     args = parser.parse_args(argv)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / "bench-nlu" / args.config.stem
     print(f"NLU benchmark for {args.config.name}")
     model = nlu_model(args.config)
-    figures = score_held_out(model, out / "heldout")
+    predictions = predict_held_out(model, out / "heldout.json")
     print(f"\n== Held-out ({HELD_OUT.relative_to(ROOT)}) ==")
-    nlu_metrics.print_held_out(figures, per_intent=True)
+    nlu_metrics.print_held_out(nlu_metrics.held_out(predictions), per_intent=True)
+    if args.sweep:
+        threshold_sweep(predictions)
     if not args.no_cv:
         cross_validate(args.config, args.folds, out / "cv")
     return 0

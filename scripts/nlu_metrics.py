@@ -1,17 +1,17 @@
-"""Figures from the files ``rasa test nlu --successes`` writes.
+"""NLU figures from per-message predictions.
 
-Rasa's own intent report counts an in-scope message that ends in ``nlu_fallback`` only
-through recall; here every prediction is read back (``intent_successes.json`` and
-``intent_errors.json``) so the same run gives in-scope scores, the confusion pairs and the
-share of off-topic messages that are rejected. Used by ``scripts.reports`` (``make test``)
-and ``scripts.bench_nlu`` (``make bench-nlu``), so both print the same figures.
+Held-out predictions come from ``scripts/nlu_predict.py`` (the assistant's own parse, fallback
+included); cross-validation ones from the files ``rasa test nlu --successes`` writes. An
+in-scope message that ends in ``nlu_fallback`` or ``out_of_scope`` is a miss for its intent;
+macro-F1 averages over the expected intents. Used by ``scripts.reports`` (``make test``) and
+``scripts.bench_nlu`` (``make bench-nlu``), so both print the same figures.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 # Where an off-topic message should end: the out-of-scope intent, or the fallback when the
@@ -23,8 +23,12 @@ REJECTED = frozenset({"out_of_scope", "nlu_fallback"})
 class Prediction:
     text: str
     expected: str
-    predicted: str
-    confidence: float
+    predicted: str  # the final intent, after the FallbackClassifier
+    confidence: float  # the classifier's top intent's confidence
+    top_intent: str = ""
+    second_confidence: float = 0.0
+    expected_entities: tuple[tuple[str, int, int], ...] = ()
+    entities: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,29 @@ class Score:
     support: int
 
 
-def load_predictions(results: Path) -> list[Prediction]:
+def load_predictions(file: Path) -> list[Prediction]:
+    """Rows written by ``scripts/nlu_predict.py``."""
+
+    def spans(entities: list[dict]) -> tuple[tuple[str, int, int], ...]:
+        return tuple((e["entity"], int(e["start"]), int(e["end"])) for e in entities)
+
+    return [
+        Prediction(
+            text=row["text"],
+            expected=row["expected"],
+            predicted=row["predicted"],
+            confidence=row["top_confidence"],
+            top_intent=row["top_intent"],
+            second_confidence=row["second_confidence"],
+            expected_entities=spans(row["expected_entities"]),
+            entities=spans(row["entities"]),
+        )
+        for row in json.loads(file.read_text())
+    ]
+
+
+def load_rasa_results(results: Path) -> list[Prediction]:
+    """Intent predictions from ``rasa test nlu --successes`` (no fallback: Rasa undoes it)."""
     rows: list[dict] = []
     for name in ("intent_successes.json", "intent_errors.json"):
         file = results / name
@@ -98,7 +124,22 @@ def confusion_pairs(predictions: list[Prediction], top: int = 8) -> list[tuple[s
     return [(expected, got, n) for (expected, got), n in pairs.most_common(top)]
 
 
-def entity_f1(results: Path, entity: str) -> Score | None:
+def entity_scores(predictions: list[Prediction], entity: str) -> Score | None:
+    """Exact-span precision, recall and F1 of one entity over all messages."""
+    expected = {(i, span) for i, p in enumerate(predictions) for span in p.expected_entities}
+    found = {(i, span) for i, p in enumerate(predictions) for span in p.entities}
+    expected = {item for item in expected if item[1][0] == entity}
+    found = {item for item in found if item[1][0] == entity}
+    if not expected and not found:
+        return None
+    hit = len(expected & found)
+    precision = hit / len(found) if found else 0.0
+    recall = hit / len(expected) if expected else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if hit else 0.0
+    return Score(precision, recall, f1, len(expected))
+
+
+def rasa_entity_f1(results: Path, entity: str) -> Score | None:
     """The regex extractor's score for one entity, from Rasa's entity report."""
     report = results / "RegexEntityExtractor_report.json"
     row = json.loads(report.read_text()).get(entity) if report.exists() else None
@@ -126,14 +167,14 @@ class HeldOut:
         return rejection_rate(self.off_topic)
 
 
-def held_out(results: Path) -> HeldOut:
-    in_scope, off_topic = split(load_predictions(results))
+def held_out(predictions: list[Prediction]) -> HeldOut:
+    in_scope, off_topic = split(predictions)
     return HeldOut(
         in_scope=in_scope,
         off_topic=off_topic,
         scores=intent_scores(in_scope),
-        tracking=entity_f1(results, "tracking_number"),
-        ticket=entity_f1(results, "ticket_id"),
+        tracking=entity_scores(predictions, "tracking_number"),
+        ticket=entity_scores(predictions, "ticket_id"),
     )
 
 
@@ -174,3 +215,15 @@ def print_held_out(figures: HeldOut, per_intent: bool = False) -> None:
                 f"  {name} entity: F1 {score.f1:.3f} (precision {score.precision:.3f}, "
                 f"recall {score.recall:.3f}, support {score.support})"
             )
+
+
+def with_fallback(
+    predictions: list[Prediction], threshold: float, ambiguity: float
+) -> list[Prediction]:
+    """Predictions as a FallbackClassifier with these settings would leave them."""
+
+    def final(p: Prediction) -> str:
+        unsure = p.confidence < threshold or p.confidence - p.second_confidence < ambiguity
+        return "nlu_fallback" if unsure else p.top_intent
+
+    return [replace(p, predicted=final(p)) for p in predictions]
