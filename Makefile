@@ -41,3 +41,9 @@ clean:
 # Recall@1/@3, MRR, rejection and latency of the dense, lexical and fused knowledge rankers.
 bench-knowledge: setup
 	@HF_HUB_OFFLINE=1 $(APP_PY) -m knowledge.bench
+
+.PHONY: bench-nlu
+# Held-out intent scores, off-topic rejection, entity F1 and 5-fold cross-validation.
+# ARGS="--config scripts/pipelines/bow_bigrams.yml --no-cv --sweep" compares another pipeline.
+bench-nlu: setup
+	@$(APP_PY) -m scripts.bench_nlu $(ARGS)
