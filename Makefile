@@ -46,3 +46,8 @@ bench-knowledge: setup
 # Call-assist latency through the real backend, Rasa and action server (median, p95, max).
 bench-assist: setup
 	@$(APP_PY) -m scripts.bench_assist
+.PHONY: bench-nlu
+# Held-out intent scores, off-topic rejection, entity F1 and 5-fold cross-validation.
+# ARGS="--config scripts/pipelines/bow_bigrams.yml --no-cv --sweep" compares another pipeline.
+bench-nlu: setup
+	@$(APP_PY) -m scripts.bench_nlu $(ARGS)

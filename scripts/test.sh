@@ -32,10 +32,10 @@ quiet var/log/test-core.log $RASA test core --model "$MODEL" --stories tests/ass
   --fail-on-prediction-errors --out var/results/core
 $APP/python -m scripts.reports core var/results/core
 
-echo "[5/6] held-out NLU test set"
-quiet var/log/test-nlu.log $RASA test nlu --model "$MODEL" --nlu tests/assistant/nlu_heldout.yml \
-  --out var/results/nlu
-$APP/python -m scripts.reports nlu var/results/nlu
+echo "[5/6] held-out NLU files (in-scope intents, off-topic rejection, entities)"
+quiet var/log/test-nlu.log .venv/rasa/bin/python scripts/nlu_predict.py "$MODEL" tests/assistant/nlu \
+  var/results/nlu/heldout.json
+$APP/python -m scripts.reports nlu var/results/nlu/heldout.json
 
 echo "[6/6] pytest (store, actions, API, browser, end to end)"
 scripts/ensure-chromium.sh

@@ -64,6 +64,24 @@ def train(force: bool = False) -> Path:
         "--domain", "domain.yml", "--out", str(MODEL_DIR),
         "--fixed-model-name", target.stem.removesuffix(".tar"),
     ]  # fmt: skip
+    code = run_logged(cmd, log_file)
+    if code != 0 or not target.exists():
+        print(f"  training failed (exit {code}); see {log_file}", file=sys.stderr)
+        raise SystemExit(1)
+    print(f"  model trained in {time.monotonic() - started:.0f} s: {target.relative_to(ROOT)}")
+    # Older models can never be used again: their inputs no longer exist.
+    for old in MODEL_DIR.glob("assistant-*.tar.gz"):
+        if old != target:
+            old.unlink()
+    return target
+
+
+def run_logged(cmd: list[str], log_file: Path, marks: tuple[str, ...] = ()) -> int:
+    """Run a Rasa command with its output in `log_file`, showing progress lines as they come.
+
+    `marks` adds substrings worth showing to the training ones (a step starting, epochs).
+    """
+    shown_marks = _PROGRESS_MARKS + marks
     with log_file.open("w") as log:
         proc = subprocess.Popen(
             cmd,
@@ -78,21 +96,12 @@ def train(force: bool = False) -> Path:
         for line in proc.stdout:
             log.write(line)
             for chunk in line.replace("\r", "\n").splitlines():
-                if any(mark in chunk for mark in _PROGRESS_MARKS):
+                if any(mark in chunk for mark in shown_marks):
                     shown = _progress_line(chunk)
                     if shown and shown != last_shown:
                         print(f"    {shown}", flush=True)
                         last_shown = shown
-        code = proc.wait()
-    if code != 0 or not target.exists():
-        print(f"  training failed (exit {code}); see {log_file}", file=sys.stderr)
-        raise SystemExit(1)
-    print(f"  model trained in {time.monotonic() - started:.0f} s: {target.relative_to(ROOT)}")
-    # Older models can never be used again: their inputs no longer exist.
-    for old in MODEL_DIR.glob("assistant-*.tar.gz"):
-        if old != target:
-            old.unlink()
-    return target
+        return proc.wait()
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
