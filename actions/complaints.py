@@ -42,7 +42,7 @@ from backend.config import carrier_zone
 from backend.handoff.models import Reason
 from backend.store import queries
 from backend.store.models import Shipment
-from backend.tone import Tone, tone_of
+from backend.tone import COMPLAINT_CALM, Tone, tone_of
 
 logger = logging.getLogger(__name__)
 
@@ -155,10 +155,6 @@ FILED_STANDARD = "We'll answer {channel} {deadline}."
 MERGED = (
     "You already have an open complaint about this parcel, {reference}, so I've added these "
     "details to it rather than open a second one. We'll still answer {deadline}."
-)
-CALM = (
-    "I can hear how frustrating this has been, and I'm sorry. I'll get it recorded properly "
-    "so it's put right, and I can put you through to a person at the end if you'd like."
 )
 SAFETY = (
     "That sounds serious, so I'm passing you to a person straight away. Please call us now "
@@ -325,7 +321,7 @@ class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
             ]
         events = await super().run(dispatcher, tracker, domain)
         if tone is Tone.abusive and not tracker.get_slot("complaint_upset"):
-            dispatcher.utter_message(text=CALM)
+            dispatcher.utter_message(text=COMPLAINT_CALM)
             events.append(SlotSet("complaint_upset", True))
         return events
 

@@ -28,6 +28,18 @@ _ABUSIVE = re.compile(
 )
 
 
+# What an upset customer hears in a complaint form, and once per conversation elsewhere.
+COMPLAINT_CALM = (
+    "I can hear how frustrating this has been, and I'm sorry. I'll get it recorded properly "
+    "so it's put right, and I can put you through to a person at the end if you'd like."
+)
+CALM_REPLY = (
+    "I can hear how frustrating this is, and I'm sorry. I'm here to get it sorted; if you'd "
+    "rather talk to one of our team, just say so or use the button."
+)
+CALM_BUTTONS = [{"title": "Talk to a person", "payload": "/human_handoff"}]
+
+
 def tone_of(text: str) -> Tone:
     if _SAFETY.search(text or ""):
         return Tone.safety

@@ -29,6 +29,7 @@ from backend.api.routes import GatewayDep, SessionDep, SettingsDep
 from backend.api.schemas import (
     CONVERSATION_ID_PATTERN,
     BotMessage,
+    Button,
     ChatHistory,
     ChatMessagePublic,
     ChatRequest,
@@ -38,6 +39,7 @@ from backend.api.schemas import (
 from backend.config import Settings
 from backend.conversations.service import conversation_history
 from backend.handoff import chat_hook
+from backend.tone import CALM_BUTTONS, CALM_REPLY
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 logger = logging.getLogger("backend.api.chat")
@@ -149,6 +151,15 @@ async def answer(
                     gateway.record, conversation_id, BotMessage(text=notice), "bot"
                 )
             )
+    elif await run_in_threadpool(
+        chat_hook.needs_calming,
+        gateway.engine,
+        conversation_id,
+        text,
+        " ".join(m.text or "" for m in messages),
+    ):
+        calm = BotMessage(text=CALM_REPLY, buttons=[Button(**b) for b in CALM_BUTTONS])
+        messages.append(await run_in_threadpool(gateway.record, conversation_id, calm, "bot"))
     return Answer(turn.customer.id, messages)
 
 

@@ -18,6 +18,7 @@ from backend.handoff import service
 from backend.handoff.models import Handoff, HandoffStatus, Reason
 from backend.store.db import get_engine
 from backend.store.models import Customer, Shipment, ShipmentStatus
+from backend.tone import CALM_BUTTONS, CALM_REPLY
 from tests.backend.api.conftest import Backend, login_headers
 from tests.knowledge.support import session_index_dir
 
@@ -228,6 +229,21 @@ def test_a_threat_in_any_message_queues_the_conversation(console: Backend) -> No
         handoff = session.exec(select(Handoff).where(Handoff.conversation_id == conversation)).one()
         assert handoff.reason is Reason.threat and handoff.priority == 1
         assert handoff.status is HandoffStatus.waiting
+
+
+def test_abuse_is_answered_calmly_once_with_the_offer_of_a_person(console: Backend) -> None:
+    conversation = uuid.uuid4().hex
+    first = console.chat("this is bloody useless, where is my parcel", conversation).json()
+    texts = [m["text"] for m in first["messages"]]
+    assert texts[0].startswith("echo:") and texts[-1] == CALM_REPLY
+    assert first["messages"][-1]["buttons"] == CALM_BUTTONS
+    again = console.chat("still useless", conversation).json()["messages"]
+    assert [m["text"] for m in again] == ["echo: still useless"]  # once per conversation
+    calm = console.chat("thanks for your help", uuid.uuid4().hex).json()["messages"]
+    assert all(m["text"] != CALM_REPLY for m in calm)
+    with Session(get_engine(console.settings.database_url)) as session:
+        queued = session.exec(select(Handoff).where(Handoff.conversation_id == conversation))
+        assert queued.first() is None  # abuse is calmed and offered a person, not queued
 
 
 def test_search_and_the_customer_360(console: Backend) -> None:
