@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -103,11 +104,15 @@ def shipments(store_url: str, status: ShipmentStatus, count: int) -> list[Shipme
         return found
 
 
+_SLICES = itertools.count()
+
+
 @pytest.fixture
-def parcels(store_url: str, request: pytest.FixtureRequest) -> list[Shipment]:
-    """Delivered parcels no other test files complaints about (a slice per test)."""
+def parcels(store_url: str) -> list[Shipment]:
+    """Delivered parcels no other test files complaints about (a slice of its own per test)."""
     everyone = shipments(store_url, ShipmentStatus.delivered, 400)
-    offset = (abs(hash(request.node.name)) % 40) * 10
+    offset = next(_SLICES) * 10
+    assert offset < len(everyone), "more tests than parcel slices: take more parcels"
     return everyone[offset : offset + 10]
 
 
