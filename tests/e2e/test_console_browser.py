@@ -7,11 +7,10 @@ page go to var/artifacts/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlmodel import Session
@@ -22,32 +21,23 @@ from backend.config import Settings
 from backend.store.db import get_engine
 from backend.store.models import Shipment
 from scripts.stack import Stack
+from tests.browser import (
+    bubbles,
+    conversation_id,
+    open_widget,
+    require_browser,
+    send,
+    wait_for_bubbles,
+)
 
-CHROMIUM = shutil.which("chromium")
-if os.environ.get("REQUIRE_BROWSER") != "1":
-    pytest.importorskip("playwright.sync_api")
-    pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-from playwright import sync_api as playwright_api  # noqa: E402
+if TYPE_CHECKING:
+    from playwright import sync_api as playwright_api
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+pytestmark = require_browser()
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "artifacts" / "screenshots"
 INJECTED = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 SETTINGS = Settings()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[playwright_api.Browser]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -87,12 +77,10 @@ def sign_in_agent(page: playwright_api.Page) -> None:
 
 
 def shipper_says(page: playwright_api.Page, text: str) -> None:
-    count = page.locator("#log .msg--bot").count()
-    page.locator("#message").fill(text)
-    page.locator("#message").press("Enter")
-    page.wait_for_function(
-        "n => document.querySelectorAll('#log .msg--bot').length > n", arg=count, timeout=60_000
-    )
+    """Type into the widget and wait for the bot's answer."""
+    count = len(bubbles(page, "bot"))
+    send(page, text)
+    wait_for_bubbles(page, "bot", count + 1, timeout=60_000)
 
 
 def test_sign_in_sign_out(context: playwright_api.BrowserContext) -> None:
@@ -137,9 +125,10 @@ def test_handoff_reply_hand_back_and_inert_markup(
     shipper_context = browser.new_context(base_url=stack.backend_url)
     shipper, shipper_errors = new_page(shipper_context)
     shipper.goto("/")
+    open_widget(shipper)
     shipper_says(shipper, "I want to talk to a person")
     shipper.get_by_text(re.compile("An agent will join this chat in about")).wait_for()
-    conversation = shipper.evaluate("localStorage.getItem('parcel-chat-conversation-id')")
+    conversation = conversation_id(shipper)
     shipper_says(shipper, INJECTED)  # the bot still answers while the conversation waits
 
     # The agent sees it waiting, takes it and reads the transcript.
@@ -159,8 +148,7 @@ def test_handoff_reply_hand_back_and_inert_markup(
     assert agent.evaluate("window.__pwned") is None
 
     # While held, the shipper's words reach the agent, not the bot.
-    shipper.locator("#message").fill("Hello? Is someone there?")
-    shipper.locator("#message").press("Enter")
+    send(shipper, "Hello? Is someone there?")
     transcript.get_by_text("Hello? Is someone there?").wait_for(timeout=15_000)
     agent.get_by_label("Your reply to the customer").fill("Hi, I'm Demo Agent. Let me look.")
     agent.get_by_role("button", name="Send").click()
@@ -175,7 +163,7 @@ def test_handoff_reply_hand_back_and_inert_markup(
     shipper.get_by_text(re.compile("handed you back to the assistant")).wait_for(timeout=15_000)
     number = examples["in transit"].tracking_number
     shipper_says(shipper, f"where is my parcel {number}")
-    shipper.locator("#log .msg--bot", has_text=number).last.wait_for()
+    shipper.locator(".pl-msg--bot", has_text=number).last.wait_for()
     assert shipper.evaluate("window.__pwned") is None
     shipper_context.close()
     assert agent_errors == [] and shipper_errors == []
