@@ -127,6 +127,8 @@ async def _loop(app: FastAPI, settings: CrmSettings) -> None:
             logger.info(
                 "crm figures recomputed in %.2f s (as of %s)", done.seconds["total"], done.as_of
             )
+            # Ready before a manager opens the dashboard: the refit takes seconds.
+            await asyncio.to_thread(churn.cached_evaluation, engine, settings)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the schedule must outlive a database that is down
