@@ -53,6 +53,7 @@ More signals plug in as further feature queries and rules: FEATURE_QUERIES and R
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -567,6 +568,25 @@ def evaluate(
         high_risk=len(high),
         high_risk_stopped=sum(r.customer_id in stopped_ids for r in high),
     )
+
+
+_evaluations: dict[tuple[str, datetime | None, str], Evaluation] = {}
+_evaluations_lock = threading.Lock()
+
+
+def cached_evaluation(engine: Engine, settings: CrmSettings | None = None) -> Evaluation:
+    """`evaluate` as of the default moment, kept until the churn risks are recomputed (the
+    refit scores every customer about sixty times: seconds on a large store, too slow to
+    repeat on every request). Concurrent first requests wait for one computation."""
+    settings = settings or get_crm_settings()
+    with engine.connect() as connection:
+        computed = connection.execute(select(func.max(ChurnRisk.computed_at))).scalar()
+    key = (engine.url.render_as_string(), computed, settings.model_dump_json())
+    with _evaluations_lock:
+        if key not in _evaluations:
+            _evaluations.clear()  # only the latest recomputation's evaluation is wanted
+            _evaluations[key] = evaluate(engine, settings=settings)
+        return _evaluations[key]
 
 
 # ---------------------------------------------------------------- reading

@@ -52,7 +52,7 @@ from sqlmodel import col
 from backend.complaints.models import Category, ComplaintTicket
 from backend.crm import signals
 from backend.crm.config import CrmSettings, get_crm_settings
-from backend.crm.sql import Grain, hours_between, period_key, utc_date
+from backend.crm.sql import Grain, hours_between, utc_date
 from backend.store.models import Shipment, ShipmentStatus
 from backend.surveys.models import InvitationStatus, SurveyAnswer, SurveyInvitation, SurveyKind
 
@@ -66,7 +66,7 @@ class Context:
     since: datetime
     until: datetime
     as_of: datetime
-    by: str = "none"  # sources reach their shipment only when split by its columns
+    split: bool = False  # sources reach their shipment only when split by its columns
 
 
 SourceBuilder = Callable[[Context], Subquery]
@@ -201,7 +201,7 @@ UNKNOWN = "unknown"
 def _groups(ctx: Context) -> list[ColumnElement[Any]]:
     """The service level and region of a row's shipment as text ("unknown" with none), or
     constants when the index is not split by them (no join needed)."""
-    if ctx.by == "none":
+    if not ctx.split:
         return [literal(ALL).label("service_level"), literal(ALL).label("region")]
     return [
         func.coalesce(sql_cast(column, String), UNKNOWN).label(name)
@@ -213,7 +213,7 @@ def _groups(ctx: Context) -> list[ColumnElement[Any]]:
 
 
 def _join_shipment(query: Select[Any], ctx: Context, shipment_id: Any) -> Select[Any]:
-    if ctx.by == "none":
+    if not ctx.split:
         return query
     return query.outerjoin(Shipment, col(Shipment.id) == shipment_id)
 
@@ -429,6 +429,89 @@ def default_since(until: datetime, grain: Grain) -> datetime:
     return datetime(start.year, start.month, start.day, tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class Totals:
+    """Every measure summed per UTC day, service level and region: one grouped scan per
+    source, from which any grain and grouping over the same range is rolled up."""
+
+    since: datetime
+    until: datetime
+    split: bool  # cells carry their service level and region (else both are ALL)
+    indicators: list[Indicator]
+    cells: dict[tuple[date, str, str], dict[str, Any]]
+
+
+def collect(
+    connection: Connection,
+    *,
+    since: datetime,
+    until: datetime,
+    as_of: datetime | None = None,
+    keys: list[str] | None = None,
+    split: bool = True,
+) -> Totals:
+    """Sum every measure of the chosen indicators over [since, until) per day (and, when
+    `split`, per service level and region). Every measure is a sum or a count, so sums per
+    day add up to sums per week or month exactly."""
+    ctx = Context(connection.dialect.name, since, until, as_of or until, split)
+    chosen = [INDICATORS[key] for key in (keys or INDICATORS)]
+    measures: dict[str, list[tuple[str, Measure]]] = {}
+    for indicator in chosen:
+        for side, measure in (("n", indicator.numerator), ("d", indicator.denominator)):
+            measures.setdefault(measure.source, []).append((f"{indicator.key}:{side}", measure))
+    cells: dict[tuple[date, str, str], dict[str, Any]] = {}
+    for source_name, items in measures.items():
+        t = SOURCES[source_name](ctx)
+        day = utc_date(ctx.dialect, t.c.moment).label("day")
+        groups = [t.c.service_level, t.c.region] if split else []
+        columns = [m.expression(t, ctx).label(f"m{i}") for i, (_, m) in enumerate(items)]
+        query = select(day, *groups, *columns).group_by(day, *groups)
+        width = 1 + len(groups)
+        for row in connection.execute(query):
+            moment = row[0] if isinstance(row[0], date) else date.fromisoformat(row[0])
+            level, region = (str(row[1]), str(row[2])) if split else (ALL, ALL)
+            values = cells.setdefault((moment, level, region), {})
+            for i, (name, _) in enumerate(items):
+                values[name] = row[width + i] or 0
+    return Totals(since, until, split, chosen, cells)
+
+
+def period_label(day: date, grain: Grain) -> str:
+    """The week (its Monday, 'YYYY-MM-DD') or month ('YYYY-MM') holding a UTC day."""
+    if grain == "week":
+        return (day - timedelta(days=day.weekday())).isoformat()
+    return f"{day:%Y-%m}"
+
+
+def roll_up(totals: Totals, *, grain: Grain = "month", by: By = "none") -> list[IndexRow]:
+    """Every indicator for every period of the range and every group seen, from day totals.
+
+    Periods and groups with no data are returned too, with value None (never 0).
+    """
+    if by != "none" and not totals.split:
+        raise ValueError("totals collected without service level and region")
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    groups: set[str] = set()
+    for (day, level, region), values in totals.cells.items():
+        group = {"none": ALL, "service_level": level, "region": region}[by]
+        groups.add(group)
+        summed = found.setdefault((period_label(day, grain), group), {})
+        for name, value in values.items():
+            summed[name] = summed.get(name, 0) + value
+    if by == "none":
+        groups = {ALL}
+    rows = []
+    for label in periods(totals.since, totals.until, grain):
+        for group_name in sorted(groups):
+            values = found.get((label, group_name), {})
+            for indicator in totals.indicators:
+                n = float(values.get(f"{indicator.key}:n", 0))
+                d = float(values.get(f"{indicator.key}:d", 0))
+                value = indicator.scale * n / d if d else None
+                rows.append(IndexRow(label, group_name, indicator.key, n, d, value))
+    return rows
+
+
 def compute_index(
     connection: Connection,
     *,
@@ -439,42 +522,12 @@ def compute_index(
     as_of: datetime | None = None,
     keys: list[str] | None = None,
 ) -> list[IndexRow]:
-    """Every requested indicator for every period in [since, until) and every group seen.
-
-    Periods and groups with no data are returned too, with value None (never 0).
-    """
-    ctx = Context(connection.dialect.name, since, until, as_of or until, by)
-    chosen = [INDICATORS[key] for key in (keys or INDICATORS)]
-    measures: dict[str, list[tuple[str, Measure]]] = {}
-    for indicator in chosen:
-        for side, measure in (("n", indicator.numerator), ("d", indicator.denominator)):
-            measures.setdefault(measure.source, []).append((f"{indicator.key}:{side}", measure))
-    found: dict[tuple[str, str], dict[str, float]] = {}
-    groups: set[str] = set()
-    for source_name, items in measures.items():
-        t = SOURCES[source_name](ctx)
-        period = period_key(ctx.dialect, t.c.moment, grain).label("period")
-        group = (literal(ALL) if by == "none" else t.c[by]).label("grp")
-        columns = [m.expression(t, ctx).label(f"m{i}") for i, (_, m) in enumerate(items)]
-        query = select(period, group, *columns).group_by(period, group)
-        for row in connection.execute(query):
-            key = (str(row.period), str(row.grp))
-            groups.add(key[1])
-            values = found.setdefault(key, {})
-            for i, (name, _) in enumerate(items):
-                values[name] = float(row[i + 2] or 0)
-    if by == "none":
-        groups = {ALL}
-    rows = []
-    for label in periods(since, until, grain):
-        for group_name in sorted(groups):
-            values = found.get((label, group_name), {})
-            for indicator in chosen:
-                n = values.get(f"{indicator.key}:n", 0.0)
-                d = values.get(f"{indicator.key}:d", 0.0)
-                value = indicator.scale * n / d if d else None
-                rows.append(IndexRow(label, group_name, indicator.key, n, d, value))
-    return rows
+    """Every requested indicator for every period in [since, until) and every group seen
+    (one grain and grouping; `collect` once and `roll_up` for several)."""
+    totals = collect(
+        connection, since=since, until=until, as_of=as_of, keys=keys, split=by != "none"
+    )
+    return roll_up(totals, grain=grain, by=by)
 
 
 def definitions(settings: CrmSettings | None = None) -> list[dict[str, Any]]:

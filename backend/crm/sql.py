@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Date, cast, func, literal_column, select
+from sqlalchemy import ColumnElement, Date, cast, func, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
@@ -25,18 +25,6 @@ def utc_date(dialect: str, column: Any) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return cast(func.timezone("UTC", column), Date)
     return func.date(column)
-
-
-def period_key(dialect: str, column: Any, grain: Grain) -> ColumnElement[str]:
-    """Text label of the week (its Monday, 'YYYY-MM-DD') or month ('YYYY-MM') of a timestamp."""
-    if dialect == "postgresql":
-        utc = func.timezone("UTC", column)
-        if grain == "week":
-            return func.to_char(func.date_trunc("week", utc), "YYYY-MM-DD")
-        return func.to_char(utc, "YYYY-MM")
-    if grain == "week":
-        return func.date(column, literal_column("'weekday 0'"), literal_column("'-6 days'"))
-    return func.strftime("%Y-%m", column)
 
 
 def hours_between(dialect: str, start: Any, end: Any) -> ColumnElement[float]:

@@ -344,8 +344,9 @@ def at_risk(
 
 @api.get("/churn/evaluation", response_model=EvaluationOut, summary="Churn model evaluation")
 def churn_evaluation(engine: EngineDep) -> EvaluationOut:
-    """AUC of the risk score on held-back months, against a recency-only baseline."""
-    return EvaluationOut(**vars(churn.evaluate(engine)))
+    """AUC of the risk score on held-back months, against a recency-only baseline (computed
+    once per recomputation of the churn risks)."""
+    return EvaluationOut(**vars(churn.cached_evaluation(engine)))
 
 
 @api.get("/sampling", response_model=SampleOut, summary="Monthly relationship sample")

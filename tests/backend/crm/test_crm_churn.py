@@ -180,3 +180,25 @@ def test_evaluation_reports_the_fitted_weights(store: Store) -> None:
     assert set(result.fitted_weights) == set(churn.RULE_WEIGHTS)
     assert result.fitted_prior in churn.PRIORS
     assert result.auc_without_feedback is not None
+
+
+def test_the_evaluation_is_kept_until_the_risks_are_recomputed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for customer in [store.customer() for _ in range(3)]:
+        store.ship(customer, WEEKLY)
+    churn.recompute_churn(store.engine, AS_OF)
+    calls: list[object] = []
+    evaluate = churn.evaluate
+
+    def counted(*args: object, **kwargs: object) -> churn.Evaluation:
+        calls.append(args)
+        return evaluate(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(churn, "evaluate", counted)
+    first = churn.cached_evaluation(store.engine)
+    assert churn.cached_evaluation(store.engine) is first
+    assert len(calls) == 1
+    churn.recompute_churn(store.engine, AS_OF)
+    assert churn.cached_evaluation(store.engine) is not first
+    assert len(calls) == 2
