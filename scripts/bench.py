@@ -80,15 +80,20 @@ class Pools:
 @dataclass
 class Results:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # Errors: an apology, an error frame, a failed or timed-out socket (the zero target).
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Wrong answers: a reply without what the turn expects (the NLU took another path); counted
+    # apart, as a matter of understanding, not of speed; the conversation ends there.
+    wrong: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     samples: list[str] = field(default_factory=list)
     turns: int = 0
     seconds: float = 0.0
 
-    def error(self, kind: str, detail: str) -> None:
-        self.errors[kind] += 1
-        if len(self.samples) < 5:
-            self.samples.append(f"{kind}: {detail[:300]}")
+    def error(self, kind: str, detail: str, wrong: bool = False) -> None:
+        (self.wrong if wrong else self.errors)[kind] += 1
+        if len(self.samples) < 6:
+            label = "wrong answer" if wrong else "error"
+            self.samples.append(f"{label}, {kind}: {detail[:240]}")
 
 
 class Shipper:
@@ -136,7 +141,7 @@ class Shipper:
             self.results.error(kind, f"{text!r} -> {said!r}")
             return False
         if want and want not in said.lower():
-            self.results.error(kind, f"{text!r} -> {said!r} (expected {want!r})")
+            self.results.error(kind, f"{text!r} -> {said!r} (expected {want!r})", wrong=True)
             return False
         return True
 
@@ -316,6 +321,7 @@ def summarise(results: Results) -> dict[str, object]:
         "turns": results.turns,
         "turns_per_s": results.turns / results.seconds if results.seconds else 0.0,
         "errors": sum(results.errors.values()),
+        "wrong_answers": sum(results.wrong.values()),
         "types": types,
     }
 
@@ -355,6 +361,8 @@ def print_phase(name: str, summary: dict[str, object], results: Results, base: d
     by_kind = ", ".join(f"{k} {v}" for k, v in results.errors.items())
     print(f"  errors {errors}{f' ({by_kind})' if by_kind else ''}  target 0: "
           f"{'met' if errors == 0 else 'NOT met'}")  # fmt: skip
+    wrong = ", ".join(f"{k} {v}" for k, v in results.wrong.items())
+    print(f"  wrong answers {summary['wrong_answers']}{f' ({wrong})' if wrong else ''}")
     for sample in results.samples:
         print(f"    e.g. {sample}")
 
