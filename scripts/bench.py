@@ -310,16 +310,16 @@ def summarise(results: Results) -> dict[str, object]:
     types = {
         kind: {
             "n": len(values),
-            "p50": percentile(values, 0.50),
-            "p95": percentile(values, 0.95),
-            "p99": percentile(values, 0.99),
+            "p50": round(percentile(values, 0.50), 1),
+            "p95": round(percentile(values, 0.95), 1),
+            "p99": round(percentile(values, 0.99), 1),
         }
         for kind, values in results.latencies.items()
         if values
     }
     return {
         "turns": results.turns,
-        "turns_per_s": results.turns / results.seconds if results.seconds else 0.0,
+        "turns_per_s": round(results.turns / results.seconds, 2) if results.seconds else 0.0,
         "errors": sum(results.errors.values()),
         "wrong_answers": sum(results.wrong.values()),
         "types": types,
@@ -476,7 +476,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stack.stop()
     if args.save_baseline:
-        BASELINE.write_text(json.dumps(figures, indent=1, default=round) + "\n")
+        BASELINE.write_text(json.dumps(figures, indent=1) + "\n")
         print(f"baseline written: {BASELINE.relative_to(ROOT)}")
     return 1 if failed else 0
 
