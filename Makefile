@@ -51,3 +51,9 @@ bench-assist: setup
 # ARGS="--config scripts/pipelines/bow_bigrams.yml --no-cv --sweep" compares another pipeline.
 bench-nlu: setup
 	@$(APP_PY) -m scripts.bench_nlu $(ARGS)
+.PHONY: bench
+# Full-stack load: simulated shippers over the widget's WebSocket, conversational and saturation
+# shapes; latency per turn type, turns/s, errors, memory. ARGS="--quick", "--profile var/profile",
+# "--phase-seconds 120", "--time-training", "--save-baseline".
+bench: setup
+	@$(APP_PY) -m scripts.bench $(ARGS)

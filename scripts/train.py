@@ -7,6 +7,7 @@ unchanged assistant reuses the model it already has. ``python -m scripts.train``
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -49,29 +50,40 @@ def rasa_env() -> dict[str, str]:
     return env
 
 
-def train(force: bool = False) -> Path:
-    target = model_path()
+def training_record(model: Path) -> Path:
+    """Where the seconds the model took to train are kept, beside the model."""
+    return model.with_name(model.name.removesuffix(".tar.gz") + ".train.json")
+
+
+def train(force: bool = False, out_dir: Path | None = None) -> Path:
+    """Train unless a model of the current inputs exists; `out_dir` trains afresh elsewhere
+    (the benchmark times a training without replacing the model in use)."""
+    target = model_path() if out_dir is None else out_dir / model_path().name
     if target.exists() and not force:
         print(f"  model up to date: {target.relative_to(ROOT)}")
         return target
-    MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_file = LOG_DIR / "train.log"
     print(f"  training the Rasa model (log: {log_file.relative_to(ROOT)}) ...", flush=True)
     started = time.monotonic()
     cmd = [
         str(RASA_BIN), "train", "--data", "assistant", "--config", "config.yml",
-        "--domain", "domain.yml", "--out", str(MODEL_DIR),
+        "--domain", "domain.yml", "--out", str(target.parent),
         "--fixed-model-name", target.stem.removesuffix(".tar"),
     ]  # fmt: skip
     code = run_logged(cmd, log_file)
     if code != 0 or not target.exists():
         print(f"  training failed (exit {code}); see {log_file}", file=sys.stderr)
         raise SystemExit(1)
-    print(f"  model trained in {time.monotonic() - started:.0f} s: {target.relative_to(ROOT)}")
+    seconds = time.monotonic() - started
+    print(f"  model trained in {seconds:.0f} s: {target}")
+    training_record(target).write_text(json.dumps({"seconds": round(seconds, 1)}))
+    if out_dir is not None:
+        return target
     # Older models can never be used again: their inputs no longer exist.
-    for old in MODEL_DIR.glob("assistant-*.tar.gz"):
-        if old != target:
+    for old in MODEL_DIR.glob("assistant-*"):
+        if old not in (target, training_record(target)):
             old.unlink()
     return target
 
