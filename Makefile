@@ -6,11 +6,17 @@ APP_VENV := .venv/app
 APP_PY := $(APP_VENV)/bin/python
 RASA := $(RASA_VENV)/bin/rasa
 
-.PHONY: run test setup lint format train seed clean
+.PHONY: run run-prod test setup lint format train seed clean
 .PHONY: bench-crm
 
 run: setup
 	@$(APP_PY) -m scripts.stack run
+
+# Production mode (README "Production mode"): PostgreSQL, Redis, two Rasa servers.
+run-prod: setup
+	@PARCELLINE_MODE=production \
+	 DATABASE_URL=$${DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/parcelline} \
+	 $(APP_PY) -m scripts.stack run
 
 test: setup
 	@scripts/test.sh

@@ -22,6 +22,15 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{VAR_DIR / 'logistics.db'}"
     # Where the backend reaches the Rasa server (never exposed to browsers).
     rasa_url: str = "http://127.0.0.1:5005"
+    # Several Rasa servers sharing one tracker and lock store (comma-separated URLs); the
+    # gateway keeps each conversation on one of them and falls over to the next. Empty: rasa_url.
+    rasa_servers: str = ""
+    # "embedded" (SQLite, one Rasa server, in-memory trackers) or "production" (see README).
+    parcelline_mode: str = "embedded"
+    # Production mode: Redis for Rasa's lock store, and Rasa's SQL tracker store (default: the
+    # customer store's PostgreSQL database).
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    tracker_database_url: str = ""
     # Shared secret in the path of the callback URL Rasa posts bot messages to.
     rasa_callback_secret: str = "dev-callback-secret"
     # Seconds the gateway waits for Rasa to finish a turn.
@@ -54,6 +63,15 @@ class Settings(BaseSettings):
     # Sites allowed to embed the widget when it is served from another origin (comma-separated,
     # e.g. "https://www.carrier.example"); the backend's own pages need nothing here.
     widget_origins: str = ""
+
+    @property
+    def rasa_server_list(self) -> list[str]:
+        servers = [u.strip().rstrip("/") for u in self.rasa_servers.split(",") if u.strip()]
+        return servers or [self.rasa_url.rstrip("/")]
+
+    @property
+    def production(self) -> bool:
+        return self.parcelline_mode.strip().lower() == "production"
 
     @property
     def widget_origin_list(self) -> list[str]:

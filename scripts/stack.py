@@ -52,6 +52,11 @@ class Stack:
     api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     # Extra environment for the three processes (tests set limits this way).
     env: dict[str, str] = field(default_factory=dict)
+    # Production mode: ports of Rasa servers beyond the first ("rasa2", "rasa3", ...), Rasa's
+    # endpoints file, and environment for the Rasa servers only (the tracker store's password).
+    extra_rasa_ports: list[int] = field(default_factory=list)
+    endpoints: str = "endpoints.yml"
+    rasa_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -61,6 +66,17 @@ class Stack:
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.rasa}"
+
+    @property
+    def rasa_ports(self) -> dict[str, int]:
+        """Rasa's processes by name: "rasa", then "rasa2", "rasa3", ..."""
+        ports = {"rasa": self.ports.rasa}
+        ports.update({f"rasa{n}": p for n, p in enumerate(self.extra_rasa_ports, start=2)})
+        return ports
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.rasa_ports.values()]
 
     @property
     def actions_url(self) -> str:
@@ -73,6 +89,7 @@ class Stack:
                 "DATABASE_URL": self.database_url,
                 "ACTION_ENDPOINT_URL": f"{self.actions_url}/webhook",
                 "RASA_URL": self.rasa_url,
+                "RASA_SERVERS": ",".join(self.rasa_urls),
                 "RASA_CALLBACK_SECRET": self.callback_secret,
                 "RASA_CALLBACK_URL": f"{self.backend_url}/rasa/callback/{self.callback_secret}",
                 "RASA_API_TOKEN": self.api_token,
@@ -84,19 +101,42 @@ class Stack:
         env.update(self.env)
         return env
 
+    def _env_for(self, name: str) -> dict[str, str]:
+        env = self._env()
+        if name == "actions":
+            # Only the Rasa servers call the action server: no other interface may reach it.
+            env["SANIC_HOST"] = "127.0.0.1"
+        if name.startswith("rasa"):
+            env.update(self.rasa_env)
+        return env
+
     def commands(self) -> dict[str, list[str]]:
+        rasa = {
+            name: [
+                str(RASA_BIN),
+                "run",
+                "--model",
+                str(self.model),
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                self.endpoints,
+                # "=" form: a generated token may start with "-", which argparse would misread.
+                "--enable-api",
+                f"--auth-token={self.api_token}",
+            ]
+            for name, port in self.rasa_ports.items()
+        }
         return {
             "actions": [
                 str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions",
                 "--port", str(self.ports.actions),
             ],
-            "rasa": [
-                str(RASA_BIN), "run", "--model", str(self.model),
-                "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
-                "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
-                # "=" form: a generated token may start with "-", which argparse would misread.
-                "--enable-api", f"--auth-token={self.api_token}",
-            ],
+            **rasa,
             "backend": [
                 str(APP_PYTHON), "-m", "uvicorn", "backend.api.main:app",
                 "--host", self.backend_host, "--port", str(self.ports.backend),
@@ -106,7 +146,7 @@ class Stack:
     def health_urls(self) -> dict[str, str]:
         return {
             "actions": f"{self.actions_url}/health",
-            "rasa": f"{self.rasa_url}/",
+            **{name: f"http://127.0.0.1:{port}/" for name, port in self.rasa_ports.items()},
             "backend": f"{self.backend_url}/health/live",
         }
 
@@ -126,7 +166,7 @@ class Stack:
         log = (self.log_dir / f"{name}.log").open("ab")
         # A session of its own per process, so stopping reaches its children too.
         self.processes[name] = subprocess.Popen(
-            self.commands()[name], cwd=ROOT, env=self._env(), stdout=log,
+            self.commands()[name], cwd=ROOT, env=self._env_for(name), stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
 
@@ -198,6 +238,12 @@ def prepare_store(database_url: str) -> None:
         subprocess.run(command, cwd=ROOT, check=True, env=env)
 
 
+def migrate_store(database_url: str) -> None:
+    """Production: bring the schema up to date (Alembic), without demo data."""
+    command = [str(APP_PYTHON), "-m", "backend.store", "upgrade", "--database-url", database_url]
+    subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "DATABASE_URL": database_url})
+
+
 def prepare_knowledge() -> None:
     """Build the knowledge index when the knowledge files changed (progress on the terminal)."""
     subprocess.run([str(APP_PYTHON), "-m", "knowledge", "build"], cwd=ROOT, check=True)
@@ -205,19 +251,43 @@ def prepare_knowledge() -> None:
 
 def run(args: argparse.Namespace) -> int:
     from backend.config import get_settings
+    from scripts.production import ProductionConfigError, secrets_env, write_endpoints
     from scripts.train import train
 
-    database_url = get_settings().database_url
+    settings = get_settings()
+    database_url = settings.database_url
     started = time.monotonic()
+    production: dict[str, object] = {}
+    if settings.production:
+        try:
+            endpoints = write_endpoints(settings)
+        except ProductionConfigError as exc:
+            print(f"production mode: {exc}", file=sys.stderr)
+            return 2
+        production = {
+            "endpoints": str(endpoints),
+            "rasa_env": secrets_env(settings),
+            "extra_rasa_ports": [args.rasa_port + n for n in range(1, args.rasa_servers)],
+        }
+        print(f"production mode: {args.rasa_servers} Rasa servers, endpoints {endpoints}")
     print("[1/4] customer store", flush=True)
-    prepare_store(database_url)
+    if settings.production and not args.demo_data:
+        migrate_store(database_url)
+    else:
+        prepare_store(database_url)
     print("[2/4] knowledge index", flush=True)
     prepare_knowledge()
     print("[3/4] Rasa model", flush=True)
     model = train()
     print("[4/4] starting services", flush=True)
     ports = Ports(args.actions_port, args.rasa_port, args.backend_port)
-    stack = Stack(model=model, database_url=database_url, ports=ports, backend_host=args.host)
+    stack = Stack(
+        model=model,
+        database_url=database_url,
+        ports=ports,
+        backend_host=args.host,
+        **production,  # type: ignore[arg-type]
+    )
 
     def on_signal(signum: int, _frame: object) -> None:
         # Ctrl-C and SIGTERM alike, even where a parent shell set SIGINT to be ignored.
@@ -232,7 +302,6 @@ def run(args: argparse.Namespace) -> int:
             f"(API docs: {stack.backend_url}/docs). Press Ctrl-C to stop.\n",
             flush=True,
         )
-        settings = get_settings()
         print(
             f"Agent console: {stack.backend_url}/agent\n"
             f"  demo agent   {settings.demo_agent_username} / {settings.demo_agent_password}"
@@ -267,6 +336,18 @@ def main() -> int:
     run_parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     run_parser.add_argument(
         "--actions-port", type=int, default=int(os.environ.get("ACTIONS_PORT", 5055))
+    )
+    run_parser.add_argument(
+        "--rasa-servers",
+        type=int,
+        default=int(os.environ.get("RASA_SERVER_COUNT", 2)),
+        help="production mode: Rasa servers on consecutive ports from --rasa-port",
+    )
+    run_parser.add_argument(
+        "--demo-data",
+        action="store_true",
+        default=os.environ.get("DEMO_DATA", "") == "1",
+        help="production mode: also seed demo customers and shipments (DEMO_DATA=1)",
     )
     args = parser.parse_args()
     return run(args)

@@ -12,6 +12,11 @@ polls or reconnects.
 Every customer message and every message shown to the customer is recorded in the transcript
 (backend.conversations) when the gateway has a database engine.
 
+With several Rasa servers (RASA_SERVERS) each conversation has a stable first choice among them
+(rendezvous hashing on its id), and a turn falls over to the next server when the connection is
+refused: nothing was sent, so nothing runs twice. The servers share their trackers (SQL tracker
+store) and locks (Redis lock store), so any of them can carry on a conversation.
+
 State is in process memory: run one worker per backend process, or route a conversation and its
 callbacks to the same process. `_dispatch` and `subscribe` are the two places a Redis pub/sub
 channel per conversation would replace, to spread conversations over several workers.
@@ -20,11 +25,13 @@ channel per conversation would replace, to spread conversations over several wor
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -46,6 +53,16 @@ MAX_PENDING_CONVERSATIONS = 10_000
 # Messages a connected socket may fall behind by before the oldest are dropped (it re-syncs
 # from the transcript when it reconnects).
 SOCKET_QUEUE_SIZE = 100
+
+
+def server_order(conversation_id: str, servers: list[str]) -> list[str]:
+    """The servers in the order a conversation tries them: stable for a conversation, spread
+    evenly across conversations, and adding a server moves only the conversations it wins."""
+
+    def weight(server: str) -> bytes:
+        return hashlib.sha256(f"{server}|{conversation_id}".encode()).digest()
+
+    return sorted(servers, key=weight, reverse=True)
 
 
 def apology_text(settings: Settings) -> str:
@@ -90,7 +107,7 @@ class RasaGateway:
         self._client = client
         # Where the transcript is recorded; None records nothing (gateway-only tests).
         self._engine = engine
-        self._webhook_url = settings.rasa_url.rstrip("/") + WEBHOOK_PATH
+        self._servers = settings.rasa_server_list
         self._slots: dict[str, _Slot] = {}
         self._collectors: dict[str, list[BotMessage]] = {}
         self._pending: OrderedDict[str, deque[ChatMessagePublic]] = OrderedDict()
@@ -167,11 +184,42 @@ class RasaGateway:
         )
         return collected
 
+    def servers_for(self, conversation_id: str) -> list[str]:
+        """The Rasa servers this conversation tries, first choice first."""
+        return server_order(conversation_id, self._servers)
+
+    async def _request(
+        self, conversation_id: str, method: str, path: str, **kwargs: Any
+    ) -> httpx.Response:
+        """Send to the conversation's first reachable Rasa server. Only a refused connection
+        moves on to the next server (the request never left); any other fault is raised."""
+        servers = self.servers_for(conversation_id)
+        if len(servers) > 1:
+            # A fresh connection per request: a pooled one to a server that has since died
+            # fails only after the request was written, which is not safe to send elsewhere;
+            # a new one is refused at once. On a local network it costs well under a turn's 1%.
+            kwargs["headers"] = {"Connection": "close"}
+        for number, server in enumerate(servers, start=1):
+            try:
+                return await self._client.request(method, server + path, **kwargs)
+            except httpx.ConnectError as exc:
+                if number == len(servers):
+                    raise
+                logger.warning(
+                    "rasa server %s unreachable (%s), trying the next for conversation=%s",
+                    server,
+                    type(exc).__name__,
+                    conversation_id,
+                )
+        raise RuntimeError("no Rasa server configured")
+
     async def _post(self, conversation_id: str, text: str) -> str | None:
         """POST the user's text to Rasa; the reason of the fault, or None when Rasa succeeded."""
         try:
-            response = await self._client.post(
-                self._webhook_url,
+            response = await self._request(
+                conversation_id,
+                "POST",
+                WEBHOOK_PATH,
                 json={"sender": conversation_id, "message": text},
                 timeout=self._settings.rasa_timeout_seconds,
             )
@@ -313,10 +361,10 @@ class RasaGateway:
 
     async def conversation_slots(self, conversation_id: str) -> dict[str, object] | None:
         """The conversation's slots from Rasa's HTTP API (None when it cannot be read)."""
-        url = f"{self._settings.rasa_url.rstrip('/')}/conversations/{conversation_id}/tracker"
+        path = f"/conversations/{conversation_id}/tracker"
         params = {"include_events": "NONE", "token": self._settings.rasa_api_token}
         try:
-            response = await self._client.get(url, params=params, timeout=5.0)
+            response = await self._request(conversation_id, "GET", path, params=params, timeout=5.0)
         except httpx.HTTPError as exc:
             logger.warning("tracker of conversation=%s unreadable: %s", conversation_id, exc)
             return None
@@ -337,16 +385,16 @@ class RasaGateway:
         conversation's turn lock, so it never interleaves with a user's turn. Returns whether
         Rasa ran it.
         """
-        url = (
-            f"{self._settings.rasa_url.rstrip('/')}/conversations/{conversation_id}/trigger_intent"
-        )
+        path = f"/conversations/{conversation_id}/trigger_intent"
         params = {"output_channel": "callback", "token": self._settings.rasa_api_token}
         slot = self._slots.setdefault(conversation_id, _Slot())
         slot.users += 1
         try:
             async with slot.lock:
-                response = await self._client.post(
-                    url,
+                response = await self._request(
+                    conversation_id,
+                    "POST",
+                    path,
                     params=params,
                     json={"name": intent, "entities": entities},
                     timeout=self._settings.rasa_timeout_seconds,
@@ -369,10 +417,12 @@ class RasaGateway:
     async def parse(self, text: str) -> dict[str, object] | None:
         """Rasa's NLU reading of a text (intent, entities), without touching any conversation;
         None when Rasa cannot be asked."""
-        url = f"{self._settings.rasa_url.rstrip('/')}/model/parse"
         try:
-            response = await self._client.post(
-                url,
+            # No conversation: spread by the text, any server reads it the same.
+            response = await self._request(
+                text,
+                "POST",
+                "/model/parse",
                 params={"token": self._settings.rasa_api_token},
                 json={"text": text},
                 timeout=5.0,

@@ -42,17 +42,27 @@ async def _check_database_in_time(engine: Engine, timeout: float) -> DependencyC
 
 
 async def _check_rasa(client: httpx.AsyncClient, settings: Settings) -> DependencyCheck:
-    try:
-        response = await client.get(
-            settings.rasa_url.rstrip("/") + "/", timeout=settings.health_timeout_seconds
-        )
-    except httpx.HTTPError as exc:
-        logger.warning("health rasa down: %s", type(exc).__name__)
-        return DependencyCheck(ok=False, detail=f"rasa unreachable ({type(exc).__name__})")
-    if response.status_code != 200 or RASA_GREETING not in response.text:
-        logger.warning("health rasa unexpected answer: HTTP %d", response.status_code)
-        return DependencyCheck(ok=False, detail=f"rasa answered HTTP {response.status_code}")
+    """Ready while at least one Rasa server answers (the gateway falls over to it)."""
+    faults = []
+    for server in settings.rasa_server_list:
+        fault = await _rasa_fault(client, server, settings.health_timeout_seconds)
+        if fault is None:
+            continue
+        logger.warning("health rasa %s down: %s", server, fault)
+        faults.append(fault)
+    if len(faults) == len(settings.rasa_server_list):
+        return DependencyCheck(ok=False, detail="; ".join(faults))
     return DependencyCheck(ok=True)
+
+
+async def _rasa_fault(client: httpx.AsyncClient, server: str, timeout: float) -> str | None:
+    try:
+        response = await client.get(server + "/", timeout=timeout)
+    except httpx.HTTPError as exc:
+        return f"rasa unreachable ({type(exc).__name__})"
+    if response.status_code != 200 or RASA_GREETING not in response.text:
+        return f"rasa answered HTTP {response.status_code}"
+    return None
 
 
 @router.get(

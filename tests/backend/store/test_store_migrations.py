@@ -114,3 +114,15 @@ def test_upgrade_command(sqlite_url: str, capsys: pytest.CaptureFixture[str]) ->
     assert store_command(["upgrade", "--database-url", sqlite_url]) == 0
     assert capsys.readouterr().out == f"Schema up to date: {sqlite_url}\n"
     assert current(sqlite_url) == head()
+
+
+def test_upgrade_from_the_previous_revision(empty_url: str) -> None:
+    """A store left at the revision before head (the last release) upgrades in place."""
+    latest = head()
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision(latest).down_revision
+    assert isinstance(previous, str)
+    command.upgrade(alembic_config(empty_url), previous)
+    assert current(empty_url) == previous
+    upgrade_database(empty_url)
+    assert current(empty_url) == latest
+    command.check(alembic_config(empty_url))
