@@ -12,6 +12,7 @@ RESULTS_DIR = VAR / "results"
 RASA_VENV = ROOT / ".venv" / "rasa"
 APP_VENV = ROOT / ".venv" / "app"
 RASA_BIN = RASA_VENV / "bin" / "rasa"
+RASA_PYTHON = RASA_VENV / "bin" / "python"
 APP_PYTHON = APP_VENV / "bin" / "python"
 
 # Inputs of the Rasa model: a change to any of them means a new model.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from scripts.paths import APP_PYTHON, LOG_DIR, RASA_BIN, ROOT
+from scripts.paths import APP_PYTHON, LOG_DIR, RASA_PYTHON, ROOT
 from scripts.train import rasa_env
 
 
@@ -113,7 +113,8 @@ class Stack:
     def commands(self) -> dict[str, list[str]]:
         rasa = {
             name: [
-                str(RASA_BIN),
+                str(RASA_PYTHON),
+                str(ROOT / "scripts" / "rasa_server.py"),
                 "run",
                 "--model",
                 str(self.model),
