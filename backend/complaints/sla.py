@@ -9,10 +9,11 @@ no amount was claimed) is raised one level: C is handled as B, B as A (A stays A
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from backend.complaints.models import Category, Tier
+from backend.store.models import as_utc
 
 SLA_HOURS = {Tier.A: 4, Tier.B: 24, Tier.C: 48}
 PRIORITY = {Tier.A: 1, Tier.B: 2, Tier.C: 3}
@@ -68,7 +69,7 @@ def duration_in_words(delta: timedelta) -> str:
 def deadline_in_words(due: datetime, now: datetime, zone: ZoneInfo) -> str:
     """'within 4 hours (by 14:30 today)' or '... (by Tue 3 Dec, 09:00)', in the carrier's zone:
     the clock the customer lives by, not the server's."""
-    due_local, now_local = (_aware(t).astimezone(zone) for t in (due, now))
+    due_local, now_local = (as_utc(t).astimezone(zone) for t in (due, now))
     when = due_local.strftime("%H:%M")
     if due_local.date() == now_local.date():
         day = "today"
@@ -76,9 +77,4 @@ def deadline_in_words(due: datetime, now: datetime, zone: ZoneInfo) -> str:
         day = "tomorrow"
     else:
         day = f"{due_local.strftime('%a')} {due_local.day} {due_local.strftime('%b')}"
-    return f"within {duration_in_words(_aware(due) - _aware(now))} (by {when} {day})"
-
-
-def _aware(moment: datetime) -> datetime:
-    """Stored times are UTC; SQLite hands them back without a zone."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return f"within {duration_in_words(as_utc(due) - as_utc(now))} (by {when} {day})"

@@ -7,13 +7,14 @@ for agents; nothing here may be exposed to shippers as a list.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from backend.conversations.models import ChatMessage, Sender
+from backend.store.models import as_utc
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,4 @@ def recent_conversations(session: Session, limit: int = 50) -> list[Conversation
         .order_by(last.desc())
         .limit(limit)
     ).all()
-    return [ConversationSummary(cid, _aware(at), count) for cid, at, count in rows]
-
-
-def _aware(value: datetime) -> datetime:
-    # func.max loses the column type, so SQLite hands back text or a naive UTC datetime.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return [ConversationSummary(cid, as_utc(at), count) for cid, at, count in rows]

@@ -68,7 +68,7 @@ from backend.crm import signals
 from backend.crm.config import CrmSettings, get_crm_settings
 from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
 from backend.crm.sql import default_as_of, lock_recompute
-from backend.store.models import Customer, Shipment, ShipmentStatus
+from backend.store.models import Customer, Shipment, ShipmentStatus, as_utc
 from backend.surveys.models import SurveyAnswer, SurveyInvitation
 
 DAY = 86400.0
@@ -103,7 +103,7 @@ def shipment_features(
     )
     rows = []
     for row in connection.execute(query):
-        first, last, joined = (_aware(row.first), _aware(row.last), _aware(row.joined))
+        first, last, joined = (as_utc(row.first), as_utc(row.last), as_utc(row.joined))
         earlier = row.shipments - row.recent
         start = max(since, min(joined, first))
         earlier_days = (recent_from - start).total_seconds() / DAY
@@ -130,13 +130,6 @@ def shipment_features(
             }
         )
     return rows
-
-
-def _aware(moment: Any) -> datetime:
-    # Aggregates bypass the column type, so SQLite hands back naive text or datetimes.
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def complaint_features(

@@ -24,7 +24,7 @@ from backend.crm.config import get_crm_settings
 from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
 from backend.crm.recompute import recompute_all, schedule
 from backend.crm.sql import default_as_of
-from backend.store.models import Customer
+from backend.store.models import Customer, as_utc
 from backend.surveys.models import RelationshipSample
 
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
@@ -405,8 +405,8 @@ def satisfaction_index(
     before it (weeks), so the first period is a whole one."""
     with engine.connect() as connection:
         as_of = default_as_of(connection)
-        until = _aware(until) if until else as_of
-        since = _aware(since) if since else satisfaction.default_since(until, grain)
+        until = as_utc(until) if until else as_of
+        since = as_utc(since) if since else satisfaction.default_since(until, grain)
         if since >= until:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
         rows = satisfaction.compute_index(
@@ -430,18 +430,14 @@ def complaint_categories(
     The range defaults to the index's monthly range (a year of whole months to the as-of
     moment)."""
     with engine.connect() as connection:
-        until = _aware(until) if until else default_as_of(connection)
-        since = _aware(since) if since else satisfaction.default_since(until, "month")
+        until = as_utc(until) if until else default_as_of(connection)
+        since = as_utc(since) if since else satisfaction.default_since(until, "month")
         if since >= until:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
         rows = satisfaction.complaint_categories(connection, since=since, until=until)
     return CategoriesOut(
         since=since, until=until, categories=[CategoryOut(**vars(r)) for r in rows]
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # ---------------------------------------------------------------- recompute
