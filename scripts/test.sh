@@ -31,6 +31,8 @@ echo "[4/6] conversation tests (rasa test core --fail-on-prediction-errors)"
 quiet var/log/test-core.log $RASA test core --model "$MODEL" --stories tests/assistant/stories \
   --fail-on-prediction-errors --out var/results/core
 $APP/python -m scripts.reports core var/results/core
+# Which training rules no test story reaches (a report; it fails nothing).
+.venv/rasa/bin/python scripts/rule_coverage.py --json var/results/core/rule_coverage.json 2>/dev/null
 
 echo "[5/6] held-out NLU files (in-scope intents, off-topic rejection, entities)"
 quiet var/log/test-nlu.log .venv/rasa/bin/python scripts/nlu_predict.py "$MODEL" tests/assistant/nlu \
