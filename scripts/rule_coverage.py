@@ -10,10 +10,16 @@ notes the learned steps that predicted a test story's action. A rule is
 - partly exercised when only some did (its other steps are shared with no test);
 - not exercised when none did.
 
+A step no story used may still be *shadowed*: its situation arose in a test story, which took
+the step's action, but a longer rule matching the same situation predicted it (RulePolicy uses
+the most specific rule). The step's knowledge is then checked by the tests all the same; the
+report says so beside the partly exercised rule.
+
 ``.venv/rasa/bin/python scripts/rule_coverage.py [--json OUT]``
 (Imports only Rasa and the standard library: this file is not part of the app package.)
 It relies on RulePolicy's own bookkeeping of Rasa 3.6 (`_rules_sources`,
-`_run_prediction_on_trackers`), which is how Rasa itself finds rules "not in stories".
+`_run_prediction_on_trackers`), which is how Rasa itself finds rules "not in stories", and on
+its rule matching (`_predicted_action_name`, `_get_possible_keys`) for shadowed steps.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +44,28 @@ def _trackers(steps: list, domain: object) -> list:
         StoryGraph(steps), domain, augmentation_factor=0, remove_duplicates=False
     )
     return generator.generate()
+
+
+def _record_agreeing_steps(policy: Any) -> set[str]:
+    """Wraps the policy's prediction so that it also notes every learned step that matched a
+    test story's situation where the story took that step's action (used or not)."""
+    from rasa.core.policies.rule_policy import RULES
+
+    agreeing: set[str] = set()
+    predict = policy._predicted_action_name
+
+    def predicted(tracker: Any, domain: Any, gold: str) -> tuple:
+        result = predict(tracker, domain, gold)
+        if result[0] == gold:
+            lookup = policy.lookup[RULES]
+            only = policy._get_rule_only_data()
+            states = policy._prediction_states(tracker, domain, rule_only_data=only)
+            matching = policy._get_possible_keys(lookup, states)
+            agreeing.update(step for step in matching if lookup[step] == gold)
+        return result
+
+    policy._predicted_action_name = predicted
+    return agreeing
 
 
 def coverage(rules_dir: Path, stories_dir: Path, domain_file: Path, config_file: Path) -> dict:
@@ -72,6 +101,7 @@ def coverage(rules_dir: Path, stories_dir: Path, domain_file: Path, config_file:
         )
         # Training fills `_rules_sources`: learned step -> the rules that taught it.
         policy.train(rule_trackers, domain)
+        agreeing = _record_agreeing_steps(policy)
         _errors, used = policy._run_prediction_on_trackers(
             test_trackers, domain, collect_sources=False
         )
@@ -88,7 +118,8 @@ def coverage(rules_dir: Path, stories_dir: Path, domain_file: Path, config_file:
         if taught and hit == taught:
             result["exercised"].append(name)
         elif hit:
-            result["partly"].append([name, len(hit), len(taught)])
+            shadowed = (taught - hit) & agreeing
+            result["partly"].append([name, len(hit), len(taught), len(shadowed)])
         else:
             result["not_exercised"].append(name)
     result["test_stories"] = len(test_trackers)
@@ -104,8 +135,13 @@ def print_report(result: dict) -> None:
     )
     for name in result["not_exercised"]:
         print(f"    not exercised: {name}")
-    for name, hit, taught in result["partly"]:
+    for name, hit, taught, shadowed in result["partly"]:
         print(f"    partly ({hit} of {taught} steps): {name}")
+        if shadowed:
+            print(
+                f"      shadowed: {shadowed} of the {taught - hit} other steps (the tests reach "
+                "them and take their action, which a longer rule predicts)"
+            )
 
 
 def main() -> int:

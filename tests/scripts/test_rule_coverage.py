@@ -1,6 +1,7 @@
 """scripts/rule_coverage.py, run in the Rasa environment on a small assistant: a rule a test
-story walks through is exercised, one no story reaches is listed as not exercised, and a rule
-whose second step no story reaches is partly exercised."""
+story walks through is exercised, one no story reaches is listed as not exercised, a rule
+whose second step no story reaches is partly exercised, and a step that tests reach but a
+longer rule predicts is reported as shadowed."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from scripts.paths import RASA_PYTHON, ROOT
 
 DOMAIN = """
 version: "3.1"
-intents: [greet, goodbye, bot_challenge, thank]
+intents: [greet, goodbye, bot_challenge, thank, affirm]
 responses:
+  utter_offer: [{text: "shall I find you a person?"}]
+  utter_handoff: [{text: "putting you through"}]
   utter_greet: [{text: "hi"}]
   utter_goodbye: [{text: "bye"}]
   utter_iamabot: [{text: "a bot"}]
@@ -36,6 +39,18 @@ rules:
       - intent: thank
       - action: utter_welcome
       - action: utter_anything_else
+  # Teaches "listen after the offer" in a longer, more specific form than the rule below.
+  - rule: a bot question, then the offer of a person
+    steps:
+      - intent: bot_challenge
+      - action: utter_iamabot
+      - action: utter_offer
+  # Its first step (listen after the offer) is always outmatched by the rule above.
+  - rule: the offer accepted
+    steps:
+      - action: utter_offer
+      - intent: affirm
+      - action: utter_handoff
 """
 STORIES = """
 version: "3.1"
@@ -50,6 +65,13 @@ stories:
       - action: utter_welcome
       - intent: greet
       - action: utter_greet
+  - story: a bot question, the offer accepted
+    steps:
+      - intent: bot_challenge
+      - action: utter_iamabot
+      - action: utter_offer
+      - intent: affirm
+      - action: utter_handoff
 """
 CONFIG = """
 policies:
@@ -80,8 +102,14 @@ def test_rules_are_sorted_by_what_the_test_stories_reach(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text())
-    assert result["exercised"] == ["greet back"]
+    assert result["exercised"] == ["a bot question, then the offer of a person", "greet back"]
     assert result["not_exercised"] == ["say goodbye"]
-    assert [row[0] for row in result["partly"]] == ["thanked, then asked for more"]
-    assert "1 of 3 fully, 1 partly, 1 not at all" in done.stdout
+    # name, steps used, steps taught, of the unused ones shadowed by a longer rule; the
+    # welcome's follow-up is not shadowed: the test story listened instead.
+    assert sorted(result["partly"]) == [
+        ["thanked, then asked for more", 1, 3, 0],
+        ["the offer accepted", 2, 3, 1],
+    ]
+    assert "2 of 5 fully, 2 partly, 1 not at all" in done.stdout
     assert "not exercised: say goodbye" in done.stdout
+    assert "shadowed: 1 of the 1 other steps" in done.stdout
