@@ -139,8 +139,8 @@ def print_report(result: dict) -> None:
         print(f"    partly ({hit} of {taught} steps): {name}")
         if shadowed:
             print(
-                f"      shadowed: {shadowed} of the {taught - hit} other steps (the tests reach "
-                "them and take their action, which a longer rule predicts)"
+                f"      shadowed ({shadowed} of {taught - hit} steps left): the tests reach "
+                "them and take their action, which a longer rule predicts"
             )
 
 

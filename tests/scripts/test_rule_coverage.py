@@ -112,4 +112,4 @@ def test_rules_are_sorted_by_what_the_test_stories_reach(tmp_path: Path) -> None
     ]
     assert "2 of 5 fully, 2 partly, 1 not at all" in done.stdout
     assert "not exercised: say goodbye" in done.stdout
-    assert "shadowed: 1 of the 1 other steps" in done.stdout
+    assert "shadowed (1 of 1 steps left)" in done.stdout
