@@ -184,7 +184,9 @@ class RedisBus:
     async def open_turn(self, conversation_id: str) -> str:
         token = secrets.token_hex(8)
         try:
-            await self._redis.set(self._key("turn", conversation_id), token, ex=self._lock_seconds)
+            await self._redis.set(
+                self._key("turn", conversation_id), token, ex=int(self._lock_seconds)
+            )
         except RedisError as exc:
             raise BusUnavailable(f"open turn: {exc}") from exc
         return token
