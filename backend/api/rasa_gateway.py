@@ -244,7 +244,7 @@ class RasaGateway:
         True when a turn was waiting."""
         try:
             if await self._bus.offer(conversation_id, message):
-                logger.debug("callback conversation=%s given to its turn", conversation_id)
+                logger.info("callback conversation=%s given to its turn", conversation_id)
                 return True
         except BusUnavailable as exc:
             logger.warning("callback conversation=%s not offered: %s", conversation_id, exc)
