@@ -128,10 +128,6 @@ class RasaGateway:
         return self._engine
 
     @property
-    def bus(self) -> ConversationBus:
-        return self._bus
-
-    @property
     def apology(self) -> BotMessage:
         return BotMessage(text=apology_text(self._settings))
 
