@@ -108,7 +108,9 @@ def test_a_threat_moves_a_queued_conversation_to_the_front(session: Session) -> 
 def test_take_once_end_only_by_the_holder(session: Session) -> None:
     priya = identity_of(create_agent(session, "priya", "a-long-password", Role.agent, "Priya"))
     sam = identity_of(create_agent(session, "sam", "a-long-password", Role.agent, "Sam"))
-    handoff = service.request_handoff(session, "conv-take", Reason.asked, SETTINGS).handoff
+    handoff = service.request_handoff(
+        session, "conv-take", Reason.asked, SETTINGS, now=OPEN
+    ).handoff
     assert handoff.id is not None
     assert "Priya from our team has joined" in service.take(session, handoff.id, priya)
     with pytest.raises(service.HandoffError):
