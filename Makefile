@@ -12,7 +12,8 @@ RASA := $(RASA_VENV)/bin/rasa
 run: setup
 	@$(APP_PY) -m scripts.stack run
 
-# Production mode (README "Production mode"): PostgreSQL, Redis, two Rasa servers.
+# Production mode (README "Production mode"): PostgreSQL, Redis, two Rasa servers with an
+# action server each, a backend of two workers sharing the gateway's state in Redis.
 run-prod: setup
 	@PARCELLINE_MODE=production \
 	 DATABASE_URL=$${DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/parcelline} \

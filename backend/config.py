@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # customer store's PostgreSQL database).
     redis_url: str = "redis://127.0.0.1:6379/0"
     tracker_database_url: str = ""
+    # Where the gateway keeps turn locks, socket delivery, pending queues and rate counters:
+    # "memory" (one backend worker) or "redis" (REDIS_URL; several workers). Empty: redis in
+    # production mode, memory otherwise.
+    gateway_state: str = ""
     # Shared secret in the path of the callback URL Rasa posts bot messages to.
     rasa_callback_secret: str = "dev-callback-secret"
     # Seconds the gateway waits for Rasa to finish a turn.

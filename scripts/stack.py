@@ -1,5 +1,9 @@
 """Start, watch and stop the three processes: action server, Rasa server, backend.
 
+In production mode there are more: one action server per Rasa server ("actions2", ...,
+ACTION_SERVER_COUNT), several Rasa servers ("rasa2", ..., RASA_SERVER_COUNT) and a backend of
+BACKEND_WORKERS uvicorn workers on one port.
+
 ``python -m scripts.stack run`` is what ``make run`` calls; tests use :class:`Stack`
 directly to run the same processes on free ports against a temporary store.
 """
@@ -55,6 +59,12 @@ class Stack:
     # Production mode: ports of Rasa servers beyond the first ("rasa2", "rasa3", ...), Rasa's
     # endpoints file, and environment for the Rasa servers only (the tracker store's password).
     extra_rasa_ports: list[int] = field(default_factory=list)
+    # Ports of action servers beyond the first ("actions2", ...): Rasa server i calls action
+    # server i (round robin when there are fewer action servers than Rasa servers).
+    extra_action_ports: list[int] = field(default_factory=list)
+    # Uvicorn workers of the backend on its one port (more than one needs the gateway's state in
+    # Redis: production mode or GATEWAY_STATE=redis).
+    backend_workers: int = 1
     endpoints: str = "endpoints.yml"
     rasa_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -82,6 +92,19 @@ class Stack:
     def actions_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.actions}"
 
+    @property
+    def action_ports(self) -> dict[str, int]:
+        """Action servers by name: "actions", then "actions2", "actions3", ..."""
+        ports = {"actions": self.ports.actions}
+        ports.update({f"actions{n}": p for n, p in enumerate(self.extra_action_ports, start=2)})
+        return ports
+
+    def action_endpoint_for(self, rasa_name: str) -> str:
+        """The action server a Rasa server calls (Rasa's action endpoint is one URL)."""
+        ports = list(self.action_ports.values())
+        index = list(self.rasa_ports).index(rasa_name) % len(ports)
+        return f"http://127.0.0.1:{ports[index]}/webhook"
+
     def _env(self) -> dict[str, str]:
         env = rasa_env()
         env.update(
@@ -103,11 +126,12 @@ class Stack:
 
     def _env_for(self, name: str) -> dict[str, str]:
         env = self._env()
-        if name == "actions":
+        if name.startswith("actions"):
             # Only the Rasa servers call the action server: no other interface may reach it.
             env["SANIC_HOST"] = "127.0.0.1"
         if name.startswith("rasa"):
             env.update(self.rasa_env)
+            env["ACTION_ENDPOINT_URL"] = self.action_endpoint_for(name)
         return env
 
     def commands(self) -> dict[str, list[str]]:
@@ -132,21 +156,25 @@ class Stack:
             ]
             for name, port in self.rasa_ports.items()
         }
+        actions = {
+            name: [
+                str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port),
+            ]
+            for name, port in self.action_ports.items()
+        }  # fmt: skip
         return {
-            "actions": [
-                str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions",
-                "--port", str(self.ports.actions),
-            ],
+            **actions,
             **rasa,
             "backend": [
                 str(APP_PYTHON), "-m", "uvicorn", "backend.api.main:app",
                 "--host", self.backend_host, "--port", str(self.ports.backend),
+                "--workers", str(self.backend_workers),
             ],
         }  # fmt: skip
 
     def health_urls(self) -> dict[str, str]:
         return {
-            "actions": f"{self.actions_url}/health",
+            **{name: f"http://127.0.0.1:{port}/health" for name, port in self.action_ports.items()},
             **{name: f"http://127.0.0.1:{port}/" for name, port in self.rasa_ports.items()},
             "backend": f"{self.backend_url}/health/live",
         }
@@ -251,6 +279,7 @@ def prepare_knowledge() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from backend.api.conversation_bus import uses_redis
     from backend.config import get_settings
     from scripts.production import ProductionConfigError, secrets_env, write_endpoints
     from scripts.train import train
@@ -265,12 +294,23 @@ def run(args: argparse.Namespace) -> int:
         except ProductionConfigError as exc:
             print(f"production mode: {exc}", file=sys.stderr)
             return 2
+        action_servers = min(args.action_servers or args.rasa_servers, args.rasa_servers)
         production = {
             "endpoints": str(endpoints),
             "rasa_env": secrets_env(settings),
             "extra_rasa_ports": [args.rasa_port + n for n in range(1, args.rasa_servers)],
+            "extra_action_ports": [args.actions_port + n for n in range(1, action_servers)],
+            "backend_workers": args.backend_workers or 2,
         }
-        print(f"production mode: {args.rasa_servers} Rasa servers, endpoints {endpoints}")
+        print(
+            f"production mode: {args.rasa_servers} Rasa servers, {action_servers} action "
+            f"servers, {production['backend_workers']} backend workers, endpoints {endpoints}"
+        )
+    elif (args.backend_workers or 1) > 1 and not uses_redis(settings):
+        print("BACKEND_WORKERS > 1 needs GATEWAY_STATE=redis (or production mode)", file=sys.stderr)
+        return 2
+    else:
+        production = {"backend_workers": args.backend_workers or 1}
     print("[1/4] customer store", flush=True)
     if settings.production and not args.demo_data:
         migrate_store(database_url)
@@ -343,6 +383,19 @@ def main() -> int:
         type=int,
         default=int(os.environ.get("RASA_SERVER_COUNT", 2)),
         help="production mode: Rasa servers on consecutive ports from --rasa-port",
+    )
+    run_parser.add_argument(
+        "--action-servers",
+        type=int,
+        default=int(os.environ.get("ACTION_SERVER_COUNT") or 0),
+        help="production mode: action servers on consecutive ports from --actions-port, "
+        "Rasa server i calling action server i (default: one per Rasa server)",
+    )
+    run_parser.add_argument(
+        "--backend-workers",
+        type=int,
+        default=int(os.environ.get("BACKEND_WORKERS") or 0),
+        help="uvicorn workers of the backend (default: 2 in production mode, else 1)",
     )
     run_parser.add_argument(
         "--demo-data",

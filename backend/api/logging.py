@@ -14,7 +14,8 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LOGGER_NAME = "backend"
-_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+# The process id tells several backend workers apart (BACKEND_WORKERS).
+_FORMAT = "%(asctime)s %(levelname)-7s [%(process)d] %(name)s: %(message)s"
 
 request_logger = logging.getLogger("backend.api.request")
 # Polled every few seconds by each open widget or probe: only worth a line when they fail.

@@ -3,8 +3,9 @@
     uvicorn backend.api.main:app --host 127.0.0.1 --port 8000 --workers 1 --no-access-log
 
 Settings come from the environment through `get_settings()` unless `create_app` is given a
-`Settings` object (tests build one app per configuration that way). The gateway keeps turn
-state in memory, so one worker per process (see rasa_gateway).
+`Settings` object (tests build one app per configuration that way). With the gateway's state in
+memory (the embedded default) run one worker; with it in Redis (production, GATEWAY_STATE) any
+number (`--workers N`, BACKEND_WORKERS under `make run-prod`; see conversation_bus).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from backend.agents.service import ensure_demo_agents
+from backend.api.conversation_bus import BusUnavailable, make_bus, shared_redis
 from backend.api.logging import RequestLogMiddleware, setup_logging, silence_access_log
 from backend.api.rasa_gateway import RasaGateway
-from backend.api.rate_limit import RateLimiter
+from backend.api.rate_limit import make_rate_limiter
 from backend.api.routes import (
     agent_console,
     agents,
@@ -44,13 +46,14 @@ from backend.api.routes import (
 from backend.api.routes import crm as crm_routes
 from backend.api.routes import knowledge as knowledge_routes
 from backend.config import Settings, get_settings
-from backend.store.db import get_engine
+from backend.store.db import get_engine, serialise_startup
 from knowledge.index import preload as preload_knowledge
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 DATABASE_UNAVAILABLE = (
     "The customer database is unavailable right now. Please try again in a few minutes."
 )
+CHAT_STATE_UNAVAILABLE = "The chat service is unavailable right now. Please try again shortly."
 
 logger = logging.getLogger("backend.api")
 
@@ -69,15 +72,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Uvicorn configures its loggers after importing the app; silence its access log again.
         silence_access_log()
         app.state.engine = get_engine(settings.database_url)
+        # One client per worker process, made here: its connections belong to this event loop.
+        redis = shared_redis(settings)
+        bus = make_bus(settings, redis)
+        app.state.rate_limiter = make_rate_limiter(settings, redis)
         # trust_env=False: Rasa is an internal service, never reached through a proxy.
         async with httpx.AsyncClient(trust_env=False) as client:
             app.state.http_client = client
-            app.state.gateway = RasaGateway(settings, client, app.state.engine)
-            app.state.gateway.bind_loop()
-            await asyncio.to_thread(_ensure_demo_agents, app.state.engine, settings)
-            preload_knowledge()
-            logger.info("backend ready, rasa at %s", settings.rasa_url)
-            yield
+            await bus.start()
+            try:
+                app.state.gateway = RasaGateway(settings, client, app.state.engine, bus)
+                app.state.gateway.bind_loop()
+                await asyncio.to_thread(_ensure_demo_agents, app.state.engine, settings)
+                preload_knowledge()
+                logger.info(
+                    "backend ready, rasa at %s, gateway state in %s",
+                    settings.rasa_url,
+                    "memory" if redis is None else "redis",
+                )
+                yield
+            finally:
+                await bus.close()
+                if redis is not None:
+                    await redis.aclose()
 
     app = FastAPI(
         title="Parcel assistant backend",
@@ -86,7 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.rate_limiter = RateLimiter(settings)
     app.add_middleware(RequestLogMiddleware)
     if settings.widget_origin_list:
         # Carriers' sites that embed the widget call the chat API from their own origin.
@@ -98,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type"],
         )
     app.add_exception_handler(DBAPIError, _database_unavailable)
+    app.add_exception_handler(BusUnavailable, _chat_state_unavailable)
 
     app.include_router(chat.router)
     app.include_router(shipments.router)
@@ -120,6 +137,8 @@ def _ensure_demo_agents(engine: Engine, settings: Settings) -> None:
     """The demo agent and manager (from the settings) exist once the store is migrated."""
     try:
         with Session(engine) as session:
+            # Every backend worker runs this at start: one at a time, so none inserts twice.
+            serialise_startup(session.connection())
             created = ensure_demo_agents(session, settings)
             session.commit()
     except DBAPIError as exc:  # a store not migrated yet, or down: the console waits for it
@@ -137,6 +156,15 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     logger.error("database error on %s: %s: %s", route, type(exc).__name__, reason)
     return JSONResponse(
         {"detail": DATABASE_UNAVAILABLE}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE
+    )
+
+
+async def _chat_state_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Redis, where production keeps the gateway's state, did not answer.
+    route = getattr(request.scope.get("route"), "path", "?")
+    logger.error("chat state unavailable on %s: %s", route, exc)
+    return JSONResponse(
+        {"detail": CHAT_STATE_UNAVAILABLE}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE
     )
 
 

@@ -2,12 +2,21 @@
 
 Rasa's `callback` input channel answers the webhook only after the whole turn has run, and during
 the turn POSTs every bot message to the callback URL from credentials.yml (our
-`/rasa/callback/{secret}` route), awaiting each POST before the next. So a turn registers a
-collector for its conversation, posts the text, and when the webhook returns the collector holds
-every message of the turn, in order. Messages for a conversation with no turn running (proactive
-messages, the late end of a turn that timed out, an agent's reply given to `push`) go at once to
-the conversation's open WebSockets, or else wait in a per-conversation queue until the widget
-polls or reconnects.
+`/rasa/callback/{secret}` route), awaiting each POST before the next. So a turn takes the
+conversation's turn lock, opens a collector for the conversation, posts the text, and when the
+webhook returns the collector holds every message of the turn, in order. Messages for a
+conversation with no turn collecting (proactive messages, the late end of a turn that timed out,
+an agent's reply given to `push`) go at once to the conversation's open WebSockets, or else
+wait in a per-conversation queue until the widget polls or reconnects.
+
+Locks, collectors, sockets, queues and when each conversation was last seen live in a
+`ConversationBus` (backend.api.conversation_bus): in process memory for the embedded default
+(one worker), in Redis in production, where the callback POST of a turn may reach another
+backend worker than the one whose turn is waiting, and a push another worker than the one
+holding the shipper's socket. The lock makes turns of one conversation run one at a time
+across workers, so a collector never mixes two turns' messages. (A turn the gateway gave up on
+after RASA_TIMEOUT_SECONDS may still be running in Rasa; its late messages reach the
+conversation's sockets, or the next turn's collector if one has started by then.)
 
 Every customer message and every message shown to the customer is recorded in the transcript
 (backend.conversations) when the gateway has a database engine.
@@ -16,10 +25,6 @@ With several Rasa servers (RASA_SERVERS) each conversation has a stable first ch
 (rendezvous hashing on its id), and a turn falls over to the next server when the connection is
 refused: nothing was sent, so nothing runs twice. The servers share their trackers (SQL tracker
 store) and locks (Redis lock store), so any of them can carry on a conversation.
-
-State is in process memory: run one worker per backend process, or route a conversation and its
-callbacks to the same process. `_dispatch` and `subscribe` are the two places a Redis pub/sub
-channel per conversation would replace, to spread conversations over several workers.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ import hashlib
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -39,6 +44,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from backend.api.conversation_bus import BusUnavailable, ConversationBus
+from backend.api.memory_bus import InMemoryBus
 from backend.api.schemas import BotMessage, ChatMessagePublic
 from backend.config import Settings
 from backend.conversations.models import ChatMessage
@@ -47,12 +54,8 @@ from backend.conversations.service import record_message
 logger = logging.getLogger("backend.api.gateway")
 
 WEBHOOK_PATH = "/webhooks/callback/webhook"
-# Bounds on undelivered proactive messages, so a silent widget cannot grow memory forever.
-MAX_PENDING_PER_CONVERSATION = 50
-MAX_PENDING_CONVERSATIONS = 10_000
-# Messages a connected socket may fall behind by before the oldest are dropped (it re-syncs
-# from the transcript when it reconnects).
-SOCKET_QUEUE_SIZE = 100
+# Longest a thread waits for a pushed message to be handed to the sockets or the queue.
+PUSH_TIMEOUT_SECONDS = 10.0
 
 
 def server_order(conversation_id: str, servers: list[str]) -> list[str]:
@@ -70,14 +73,6 @@ def apology_text(settings: Settings) -> str:
         "Sorry, I'm having trouble answering right now. Please try again in a minute, "
         f"or call us on {settings.support_phone} ({settings.support_hours})."
     )
-
-
-@dataclass
-class _Slot:
-    """Per-conversation turn lock; `users` counts holders and waiters so idle slots can go."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
 
 
 @dataclass
@@ -101,22 +96,26 @@ def public(row: ChatMessage) -> ChatMessagePublic:
 
 class RasaGateway:
     def __init__(
-        self, settings: Settings, client: httpx.AsyncClient, engine: Engine | None = None
+        self,
+        settings: Settings,
+        client: httpx.AsyncClient,
+        engine: Engine | None = None,
+        bus: ConversationBus | None = None,
     ) -> None:
         self._settings = settings
         self._client = client
         # Where the transcript is recorded; None records nothing (gateway-only tests).
         self._engine = engine
         self._servers = settings.rasa_server_list
-        self._slots: dict[str, _Slot] = {}
-        self._collectors: dict[str, list[BotMessage]] = {}
-        self._pending: OrderedDict[str, deque[ChatMessagePublic]] = OrderedDict()
-        # Queues of the WebSockets open per conversation (a shipper may have two tabs).
-        self._sockets: dict[str, set[asyncio.Queue[ChatMessagePublic]]] = {}
-        # When the widget last spoke or polled, per conversation (open chats for proactive turns).
-        self._last_seen: OrderedDict[str, float] = OrderedDict()
+        # What the workers share: locks, collectors, sockets, queues, last seen.
+        self._bus: ConversationBus = bus or InMemoryBus()
+        # Turns running in this worker.
+        self._running = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        # Pushes made from the loop's own thread, kept until done (and in order).
+        self._pushes: set[asyncio.Task[None]] = set()
+        self._push_order = asyncio.Lock()
 
     def bind_loop(self) -> None:
         """Remember the event loop that owns the queues (called where the app starts)."""
@@ -138,30 +137,34 @@ class RasaGateway:
 
     async def turn(self, conversation_id: str, text: str) -> Turn:
         """Record the customer's text, run the turn, record and return the bot's messages."""
-        self.touch(conversation_id)
-        slot = self._slots.setdefault(conversation_id, _Slot())
-        slot.users += 1
+        self._running += 1
+        customer: ChatMessagePublic | None = None
         try:
-            async with slot.lock:
+            await self._bus.touch(conversation_id)
+            async with self._bus.turn_lock(conversation_id):
                 customer = await run_in_threadpool(
                     self.record, conversation_id, BotMessage(text=text), "customer"
                 )
                 answers = await self._turn(conversation_id, text)
                 recorded = await run_in_threadpool(self._record_all, conversation_id, answers)
                 return Turn(customer=customer, messages=recorded)
+        except BusUnavailable as exc:
+            logger.warning("turn conversation=%s fault=%r", conversation_id, str(exc))
+            if customer is None:  # refused before anything was recorded: record nothing
+                unrecorded = ChatMessagePublic(text=self.apology.text, sender="bot")
+                return Turn(ChatMessagePublic(text=text, sender="customer"), [unrecorded])
+            apology = await run_in_threadpool(self.record, conversation_id, self.apology, "bot")
+            return Turn(customer=customer, messages=[apology])
         finally:
-            slot.users -= 1
-            if slot.users == 0:
-                del self._slots[conversation_id]
+            self._running -= 1
 
     async def _turn(self, conversation_id: str, text: str) -> list[BotMessage]:
         started = time.perf_counter()
-        collected: list[BotMessage] = []
-        self._collectors[conversation_id] = collected
+        token = await self._bus.open_turn(conversation_id)
         try:
             fault = await self._post(conversation_id, text)
         finally:
-            del self._collectors[conversation_id]
+            collected = await self._bus.close_turn(conversation_id, token)
         if fault is None and not collected:
             # Rasa ran the turn but said nothing: typically the action server is down.
             fault = "rasa answered without any bot message"
@@ -232,14 +235,17 @@ class RasaGateway:
         return None
 
     async def deliver(self, conversation_id: str, message: BotMessage) -> bool:
-        """Route a message Rasa posted back: to the running turn, else record it and pass it
-        to the conversation's sockets or pending queue. Returns True when a turn was waiting."""
-        collector = self._collectors.get(conversation_id)
-        if collector is not None:
-            collector.append(message)
-            return True
+        """Route a message Rasa posted back: to the running turn (in whichever worker it runs),
+        else record it and pass it to the conversation's sockets or pending queue. Returns
+        True when a turn was waiting."""
+        try:
+            if await self._bus.offer(conversation_id, message):
+                logger.info("callback conversation=%s given to its turn", conversation_id)
+                return True
+        except BusUnavailable as exc:
+            logger.warning("callback conversation=%s not offered: %s", conversation_id, exc)
         recorded = await run_in_threadpool(self.record, conversation_id, message, "bot")
-        self._dispatch(conversation_id, recorded)
+        await self._dispatch(conversation_id, recorded)
         return False
 
     def push(
@@ -250,17 +256,27 @@ class RasaGateway:
         agent_name: str | None = None,
     ) -> None:
         """Record a message that does not come from Rasa (an agent's reply: sender="agent")
-        and deliver it at once to the conversation's sockets, else to its pending queue.
+        and deliver it to the conversation's sockets (in any worker), else to its pending queue.
 
-        Synchronous and safe from any thread (sync routes run in a thread pool); from async code
-        it blocks for one short insert.
+        Synchronous and safe from any thread (sync routes run in a thread pool, where it
+        returns once the message is handed over); from the event loop's own thread it blocks
+        for one short insert and hands the message over in a task, in call order.
         """
         recorded = self.record(conversation_id, message, sender, agent_name)
         loop = self._loop
-        if loop is None or threading.get_ident() == self._loop_thread:
-            self._dispatch(conversation_id, recorded)
-        else:
-            loop.call_soon_threadsafe(self._dispatch, conversation_id, recorded)
+        if loop is None:
+            raise RuntimeError("push before bind_loop: the gateway has no event loop")
+        if threading.get_ident() == self._loop_thread:
+            task = loop.create_task(self._in_order(self._dispatch(conversation_id, recorded)))
+            self._pushes.add(task)
+            task.add_done_callback(self._pushes.discard)
+            return
+        done = asyncio.run_coroutine_threadsafe(self._dispatch(conversation_id, recorded), loop)
+        done.result(PUSH_TIMEOUT_SECONDS)
+
+    async def _in_order(self, dispatch: Coroutine[Any, Any, None]) -> None:
+        async with self._push_order:  # FIFO: pushes leave in the order they were made
+            await dispatch
 
     def record(
         self,
@@ -295,69 +311,45 @@ class RasaGateway:
     ) -> list[ChatMessagePublic]:
         return [self.record(conversation_id, m, "bot") for m in messages]
 
-    def _dispatch(self, conversation_id: str, message: ChatMessagePublic) -> None:
-        """To every open socket of the conversation, else to the queue the widget polls."""
-        sockets = self._sockets.get(conversation_id)
-        if sockets:
-            for queue in sockets:
-                if queue.full():
-                    queue.get_nowait()
-                queue.put_nowait(message)
-            logger.info("pushed message conversation=%s sockets=%d", conversation_id, len(sockets))
-            return
-        queue = self._pending.get(conversation_id)
-        if queue is None:
-            if len(self._pending) >= MAX_PENDING_CONVERSATIONS:
-                dropped, _ = self._pending.popitem(last=False)
-                logger.warning("pending queue full, dropped conversation=%s", dropped)
-            queue = self._pending[conversation_id] = deque(maxlen=MAX_PENDING_PER_CONVERSATION)
-        queue.append(message)
-        logger.info("queued proactive message conversation=%s", conversation_id)
+    async def _dispatch(self, conversation_id: str, message: ChatMessagePublic) -> None:
+        try:
+            await self._bus.dispatch(conversation_id, message)
+        except BusUnavailable as exc:
+            # Recorded all the same: the widget finds it in the transcript when it reconnects.
+            logger.warning("message not delivered conversation=%s: %s", conversation_id, exc)
 
-    def take_pending(self, conversation_id: str) -> list[ChatMessagePublic]:
+    async def take_pending(self, conversation_id: str) -> list[ChatMessagePublic]:
         """Return and forget the messages waiting for this conversation."""
-        self.touch(conversation_id)
-        queue = self._pending.pop(conversation_id, None)
-        return list(queue) if queue else []
+        await self._bus.touch(conversation_id)
+        return await self._bus.take_pending(conversation_id)
 
-    def subscribe(self, conversation_id: str) -> asyncio.Queue[ChatMessagePublic]:
+    async def subscribe(self, conversation_id: str) -> asyncio.Queue[ChatMessagePublic]:
         """A queue that receives the conversation's messages from now on, starting with those
         waiting for it. Call `unsubscribe` with it when the socket closes."""
-        queue: asyncio.Queue[ChatMessagePublic] = asyncio.Queue(maxsize=SOCKET_QUEUE_SIZE)
-        for message in self.take_pending(conversation_id)[-SOCKET_QUEUE_SIZE:]:
-            queue.put_nowait(message)
-        self._sockets.setdefault(conversation_id, set()).add(queue)
-        return queue
+        await self._bus.touch(conversation_id)
+        return await self._bus.subscribe(conversation_id)
 
-    def unsubscribe(self, conversation_id: str, queue: asyncio.Queue[ChatMessagePublic]) -> None:
-        sockets = self._sockets.get(conversation_id)
-        if sockets is not None:
-            sockets.discard(queue)
-            if not sockets:
-                del self._sockets[conversation_id]
-        self.touch(conversation_id)
+    async def unsubscribe(
+        self, conversation_id: str, queue: asyncio.Queue[ChatMessagePublic]
+    ) -> None:
+        await self._bus.unsubscribe(conversation_id, queue)
+        await self._bus.touch(conversation_id)
 
-    def connected(self, conversation_id: str) -> int:
-        """How many sockets of this conversation are open."""
-        return len(self._sockets.get(conversation_id, ()))
+    async def connected(self, conversation_id: str) -> bool:
+        """Whether a socket of this conversation is open, in any worker."""
+        return await self._bus.connected(conversation_id)
 
     def active_conversations(self) -> int:
-        return len(self._slots)
+        """Turns running in this worker."""
+        return self._running
 
-    def touch(self, conversation_id: str) -> None:
-        self._last_seen[conversation_id] = time.monotonic()
-        self._last_seen.move_to_end(conversation_id)
-        while len(self._last_seen) > MAX_PENDING_CONVERSATIONS:
-            self._last_seen.popitem(last=False)
+    async def touch(self, conversation_id: str) -> None:
+        await self._bus.touch(conversation_id)
 
-    def open_conversations(self, within_seconds: float) -> list[str]:
+    async def open_conversations(self, within_seconds: float) -> list[str]:
         """Conversations with a socket open, then those whose widget spoke or polled in the
         last `within_seconds`, newest first."""
-        cutoff = time.monotonic() - within_seconds
-        recent = [cid for cid, seen in reversed(self._last_seen.items()) if seen >= cutoff]
-        connected = [cid for cid in recent if cid in self._sockets]
-        connected += [cid for cid in self._sockets if cid not in connected]
-        return connected + [cid for cid in recent if cid not in self._sockets]
+        return await self._bus.open_conversations(within_seconds)
 
     async def conversation_slots(self, conversation_id: str) -> dict[str, object] | None:
         """The conversation's slots from Rasa's HTTP API (None when it cannot be read)."""
@@ -387,10 +379,8 @@ class RasaGateway:
         """
         path = f"/conversations/{conversation_id}/trigger_intent"
         params = {"output_channel": "callback", "token": self._settings.rasa_api_token}
-        slot = self._slots.setdefault(conversation_id, _Slot())
-        slot.users += 1
         try:
-            async with slot.lock:
+            async with self._bus.turn_lock(conversation_id):
                 response = await self._request(
                     conversation_id,
                     "POST",
@@ -399,13 +389,9 @@ class RasaGateway:
                     json={"name": intent, "entities": entities},
                     timeout=self._settings.rasa_timeout_seconds,
                 )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, BusUnavailable) as exc:
             logger.warning("trigger_intent conversation=%s failed: %s", conversation_id, exc)
             return False
-        finally:
-            slot.users -= 1
-            if slot.users == 0:
-                del self._slots[conversation_id]
         if not response.is_success:
             logger.warning(
                 "trigger_intent conversation=%s: HTTP %s", conversation_id, response.status_code

@@ -1,5 +1,9 @@
 """Recompute every CRM figure: the command (`python -m backend.crm recompute`), the schedule
-inside the backend, and the API's "recompute now" all call `recompute_all`."""
+inside the backend, and the API's "recompute now" all call `recompute_all`.
+
+Every backend worker runs the schedule; `scheduled_recompute` lets one of them do each period's
+work: the others skip while it runs (a PostgreSQL advisory lock they only try) and when the
+figures are fresher than half a period."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -21,11 +25,13 @@ from backend.crm.models import CustomerTier, TierChange
 from backend.crm.satisfaction import collect, roll_up
 from backend.crm.sql import default_as_of
 from backend.store.db import get_engine
+from backend.store.models import as_utc
 
 logger = logging.getLogger("backend.crm")
 # The index views the dashboard draws, timed with the recomputation.
 INDEX_VIEWS = (("month", "none"), ("week", "none"), ("month", "service_level"), ("month", "region"))
 FIRST_DELAY_SECONDS = 5.0  # after start, before the first check for missing figures
+SCHEDULE_LOCK = 7_000_008  # advisory lock key of the schedule's runs on PostgreSQL
 
 
 @dataclass
@@ -95,6 +101,35 @@ def has_tiers(engine: Engine) -> bool:
         return bool(connection.execute(select(func.count()).select_from(CustomerTier)).scalar())
 
 
+def scheduled_recompute(
+    engine: Engine, settings: CrmSettings, now: datetime | None = None
+) -> Recomputed | None:
+    """The schedule's run: recompute (and refit the churn evaluation the dashboard shows),
+    unless another worker is doing it now or did it less than half a period ago (None)."""
+    with engine.connect() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if (
+            postgres
+            and not connection.execute(select(func.pg_try_advisory_lock(SCHEDULE_LOCK))).scalar()
+        ):
+            return None
+        try:
+            last = connection.execute(select(func.max(CustomerTier.computed_at))).scalar()
+            # End the read: SQLite's writer below would wait for it (a session lock stays).
+            connection.commit()
+            fresh_for = timedelta(minutes=settings.recompute_minutes / 2)
+            if last is not None and (now or datetime.now(UTC)) - as_utc(last) < fresh_for:
+                return None
+            done = recompute_all(engine, None, settings)
+            # Ready before a manager opens the dashboard: the refit takes seconds.
+            churn.cached_evaluation(engine, settings)
+            return done
+        finally:
+            if postgres:
+                connection.execute(select(func.pg_advisory_unlock(SCHEDULE_LOCK)))
+                connection.commit()
+
+
 @asynccontextmanager
 async def schedule(app: FastAPI) -> AsyncIterator[None]:
     """Recompute every `recompute_minutes` (and soon after start when nothing is computed)."""
@@ -123,12 +158,13 @@ async def _loop(app: FastAPI, settings: CrmSettings) -> None:
                     await asyncio.sleep(settings.recompute_minutes * 60)
             else:
                 await asyncio.sleep(settings.recompute_minutes * 60)
-            done = await asyncio.to_thread(recompute_all, engine, None, settings)
+            done = await asyncio.to_thread(scheduled_recompute, engine, settings)
+            if done is None:
+                logger.info("crm figures fresh or being recomputed by another worker: skipped")
+                continue
             logger.info(
                 "crm figures recomputed in %.2f s (as of %s)", done.seconds["total"], done.as_of
             )
-            # Ready before a manager opens the dashboard: the refit takes seconds.
-            await asyncio.to_thread(churn.cached_evaluation, engine, settings)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the schedule must outlive a database that is down

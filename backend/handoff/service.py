@@ -247,10 +247,13 @@ def expire_waiting(
     """Waiting handoffs nobody took in time become call-back tickets; each with what the
     customer is to be told."""
     now = now or utcnow()
+    # Every backend worker sweeps: a row another worker is expiring right now is skipped, so
+    # each handoff becomes one ticket and its customer is told once (PostgreSQL; SQLite has
+    # one writer at a time and ignores the clause).
     overdue = session.exec(
-        select(Handoff).where(
-            Handoff.status == HandoffStatus.waiting, col(Handoff.pickup_due_at) <= now
-        )
+        select(Handoff)
+        .where(Handoff.status == HandoffStatus.waiting, col(Handoff.pickup_due_at) <= now)
+        .with_for_update(skip_locked=True)
     ).all()
     expired = []
     for handoff in overdue:

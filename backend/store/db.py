@@ -13,8 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from backend.config import get_settings
@@ -95,3 +95,13 @@ def upgrade_database(url: str | None = None, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+STARTUP_LOCK = 7_000_011  # advisory lock key of the backend's start-up writes on PostgreSQL
+
+
+def serialise_startup(connection: Connection) -> None:
+    """Hold the start-up lock until the transaction ends, so backend workers starting together
+    make their start-up writes one after another (on PostgreSQL; SQLite has one writer)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(STARTUP_LOCK)))

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from backend.api.conversation_bus import BusUnavailable
 from backend.api.rasa_gateway import RasaGateway
 from backend.config import Settings
 from backend.store.models import Customer, Shipment
@@ -34,7 +35,12 @@ def _numbers_in(slots: dict[str, object]) -> set[str]:
 
 
 async def find_open_chat(gateway: RasaGateway, settings: Settings, number: str) -> str | None:
-    chats = gateway.open_conversations(settings.open_chat_minutes * 60)[:MAX_CHATS_CHECKED]
+    try:
+        chats = await gateway.open_conversations(settings.open_chat_minutes * 60)
+    except BusUnavailable as exc:  # no open chat can be found: the invitation goes by SMS
+        logger.warning("open chats unknown: %s", exc)
+        return None
+    chats = chats[:MAX_CHATS_CHECKED]
     for conversation_id in chats:
         slots = await gateway.conversation_slots(conversation_id)
         if slots and number in _numbers_in(slots):

@@ -23,8 +23,9 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketState
 
+from backend.api.conversation_bus import BusUnavailable
 from backend.api.rasa_gateway import RasaGateway, public
-from backend.api.rate_limit import RateLimiter, rate_limited_reply
+from backend.api.rate_limit import Limiter, rate_limited_reply
 from backend.api.routes import GatewayDep, SessionDep, SettingsDep
 from backend.api.schemas import (
     CONVERSATION_ID_PATTERN,
@@ -116,11 +117,11 @@ async def answer(
     conversation_id: str,
     client_ip: str | None,
     gateway: RasaGateway,
-    limiter: RateLimiter,
+    limiter: Limiter,
     settings: Settings,
 ) -> Answer:
     """One customer message from either transport, through the limits to the assistant."""
-    if not limiter.allow(conversation_id, client_ip):
+    if not await limiter.allow(conversation_id, client_ip):
         logger.info("rate limited conversation=%s ip=%s", conversation_id, client_ip)
         return Answer(None, [_notice(rate_limited_reply())])
     # Far over the limit: refused before the work of cleaning it.
@@ -163,7 +164,7 @@ async def answer(
     return Answer(turn.customer.id, messages)
 
 
-def get_limiter(request: Request) -> RateLimiter:
+def get_limiter(request: Request) -> Limiter:
     return request.app.state.rate_limiter
 
 
@@ -212,7 +213,7 @@ ConversationId = Annotated[str, Path(pattern=CONVERSATION_ID_PATTERN)]
 )
 async def get_pending(conversation_id: ConversationId, gateway: GatewayDep) -> PendingMessages:
     return PendingMessages(
-        conversation_id=conversation_id, messages=gateway.take_pending(conversation_id)
+        conversation_id=conversation_id, messages=await gateway.take_pending(conversation_id)
     )
 
 
@@ -307,9 +308,11 @@ async def chat_socket(
     settings: Settings = state.settings
     client_ip = websocket.client.host if websocket.client else None
     socket = _Socket(websocket)
-    queue = gateway.subscribe(conversation_id)
     pusher: asyncio.Task[None] | None = None
+    queue: asyncio.Queue[ChatMessagePublic] | None = None
     try:
+        queue = await gateway.subscribe(conversation_id)
+        logger.info("socket opened conversation=%s", conversation_id)
         await socket.send(_frame("ready", conversation_id=conversation_id))
         # What the widget missed while disconnected (recorded, so it survives a restart too).
         missed = await asyncio.to_thread(_read_history, websocket, conversation_id, max(after, 0))
@@ -321,14 +324,17 @@ async def chat_socket(
     except WebSocketDisconnect:
         pass
     except (ValueError, RuntimeError) as exc:
-        # Not JSON, or the socket went away mid-send: end this connection, the widget reconnects.
+        # Not JSON, the socket went away mid-send, or no delivery to it (BusUnavailable): end
+        # this connection; the widget reconnects and asks for what it missed.
         logger.info("socket closed conversation=%s: %s", conversation_id, exc)
     finally:
         if pusher is not None:
             pusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pusher
-        gateway.unsubscribe(conversation_id, queue)
+        if queue is not None:
+            with contextlib.suppress(BusUnavailable):
+                await gateway.unsubscribe(conversation_id, queue)
         if websocket.client_state is WebSocketState.CONNECTED:
             with contextlib.suppress(RuntimeError):
                 await websocket.close()
@@ -354,7 +360,8 @@ async def _handle(
 ) -> None:
     kind = frame.get("type") if isinstance(frame, dict) else None
     if kind == "ping":
-        gateway.touch(conversation_id)
+        with contextlib.suppress(BusUnavailable):
+            await gateway.touch(conversation_id)
         await socket.send(_frame("pong"))
         return
     try:

@@ -9,6 +9,7 @@ Each backend is built with `create_app(Settings(...))`, so tests never touch the
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -25,6 +26,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from websockets.sync.client import ClientConnection
 
 from backend.api.main import create_app
 from backend.config import Settings
@@ -271,3 +273,23 @@ def login_headers(backend: Backend, role: str = "manager") -> dict[str, str]:
         )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def ws_url(backend: Backend, **params: Any) -> str:
+    """The widget's socket on `backend`, with query parameters (conversation_id, after)."""
+    query = str(httpx.QueryParams(params))
+    return backend.url.replace("http://", "ws://") + "/api/chat/ws" + (f"?{query}" if query else "")
+
+
+def receive(socket: ClientConnection, timeout: float = 5) -> dict[str, Any]:
+    return json.loads(socket.recv(timeout=timeout))
+
+
+def callback(backend: Backend, conversation: str, text: str) -> None:
+    """What Rasa does outside a turn (a proactive survey): post a bot message to the backend."""
+    with httpx.Client(trust_env=False) as client:
+        response = client.post(
+            f"{backend.url}/rasa/callback/{CALLBACK_SECRET}",
+            json={"recipient_id": conversation, "text": text},
+        )
+        response.raise_for_status()

@@ -22,42 +22,47 @@ def limiter(per_conversation: int = 3, per_ip: int = 5) -> tuple[RateLimiter, Cl
     return RateLimiter(settings, clock=clock), clock
 
 
-def test_a_conversation_gets_its_limit_per_minute_then_waits() -> None:
+async def test_a_conversation_gets_its_limit_per_minute_then_waits() -> None:
     limits, clock = limiter(per_conversation=3)
-    assert [limits.allow("conv-1", "10.0.0.1") for _ in range(4)] == [True, True, True, False]
+    assert [await limits.allow("conv-1", "10.0.0.1") for _ in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
     clock.now += 59
-    assert not limits.allow("conv-1", "10.0.0.1")
+    assert not await limits.allow("conv-1", "10.0.0.1")
     clock.now += 1.5  # the first three are now more than a minute old
-    assert limits.allow("conv-1", "10.0.0.1")
+    assert await limits.allow("conv-1", "10.0.0.1")
 
 
-def test_an_address_is_limited_across_its_conversations() -> None:
+async def test_an_address_is_limited_across_its_conversations() -> None:
     limits, _ = limiter(per_conversation=3, per_ip=5)
-    allowed = [limits.allow(f"conv-{n}", "10.0.0.1") for n in range(6)]
+    allowed = [await limits.allow(f"conv-{n}", "10.0.0.1") for n in range(6)]
     assert allowed == [True] * 5 + [False]
-    assert limits.allow("conv-9", "10.0.0.2")  # another address is not affected
+    assert await limits.allow("conv-9", "10.0.0.2")  # another address is not affected
 
 
-def test_a_refused_message_is_not_counted() -> None:
+async def test_a_refused_message_is_not_counted() -> None:
     limits, clock = limiter(per_conversation=2, per_ip=100)
-    assert limits.allow("conv-1", "10.0.0.1") and limits.allow("conv-1", "10.0.0.1")
+    assert await limits.allow("conv-1", "10.0.0.1") and await limits.allow("conv-1", "10.0.0.1")
     for _ in range(10):
-        assert not limits.allow("conv-1", "10.0.0.1")
+        assert not await limits.allow("conv-1", "10.0.0.1")
     clock.now += 61
-    assert limits.allow("conv-1", "10.0.0.1")
+    assert await limits.allow("conv-1", "10.0.0.1")
 
 
-def test_refused_by_the_address_limit_counts_nothing_for_the_conversation() -> None:
+async def test_refused_by_the_address_limit_counts_nothing_for_the_conversation() -> None:
     limits, clock = limiter(per_conversation=2, per_ip=2)
-    assert limits.allow("conv-1", "10.0.0.1") and limits.allow("conv-2", "10.0.0.1")
-    assert not limits.allow("conv-3", "10.0.0.1")
+    assert await limits.allow("conv-1", "10.0.0.1") and await limits.allow("conv-2", "10.0.0.1")
+    assert not await limits.allow("conv-3", "10.0.0.1")
     clock.now += 61
-    assert limits.allow("conv-3", "10.0.0.2") and limits.allow("conv-3", "10.0.0.2")
+    assert await limits.allow("conv-3", "10.0.0.2") and await limits.allow("conv-3", "10.0.0.2")
 
 
-def test_zero_means_no_limit() -> None:
+async def test_zero_means_no_limit() -> None:
     limits, _ = limiter(per_conversation=0, per_ip=0)
-    assert all(limits.allow("conv-1", "10.0.0.1") for _ in range(500))
+    assert all([await limits.allow("conv-1", "10.0.0.1") for _ in range(500)])
 
 
 def test_over_the_limit_over_http_is_a_polite_notice_and_no_turn(start_backend) -> None:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from backend.crm import recompute
 from backend.crm.__main__ import main
+from backend.crm.config import get_crm_settings
 from backend.crm.models import TierChange
-from backend.store.db import get_engine
+from backend.store.db import get_engine, upgrade_database
 from backend.store.seed import seed_database
 from tests.backend.crm.conftest import AS_OF
 
@@ -76,3 +78,24 @@ async def test_the_schedule_fills_an_empty_store_soon_after_start(
                 break
             await asyncio.sleep(0.05)
     assert recompute.has_tiers(engine)
+
+
+def test_the_schedule_skips_figures_another_worker_just_computed(small_store: str) -> None:
+    engine = get_engine(small_store)
+    settings = get_crm_settings()
+    later = datetime.now(UTC) + timedelta(minutes=settings.recompute_minutes)
+    # Stale figures (a period old): this worker recomputes; then they are fresh: the next skips.
+    assert recompute.scheduled_recompute(engine, settings, now=later) is not None
+    assert recompute.scheduled_recompute(engine, settings) is None
+
+
+def test_the_schedule_skips_while_another_worker_recomputes(postgres_url: str) -> None:
+    upgrade_database(postgres_url)
+    engine = get_engine(postgres_url)
+    with engine.connect() as other_worker:
+        lock = func.pg_try_advisory_lock(recompute.SCHEDULE_LOCK)
+        assert other_worker.execute(select(lock)).scalar()
+        assert recompute.scheduled_recompute(engine, get_crm_settings()) is None
+        other_worker.execute(select(func.pg_advisory_unlock(recompute.SCHEDULE_LOCK)))
+    # Free again, and an empty store has no figures yet: this worker computes them.
+    assert recompute.scheduled_recompute(engine, get_crm_settings()) is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session
 
 from backend.agents.models import Role
@@ -14,6 +15,7 @@ from backend.crm.models import CustomerTier, Tier
 from backend.handoff import service
 from backend.handoff.hours import is_open, parse_hours
 from backend.handoff.models import HandoffStatus, Reason
+from backend.store.db import get_engine, upgrade_database
 from tests.backend.conftest import ShipmentFactory
 
 # A Wednesday at 11:00 in London (BST) and the Sunday after at the same time.
@@ -106,7 +108,9 @@ def test_a_threat_moves_a_queued_conversation_to_the_front(session: Session) -> 
 def test_take_once_end_only_by_the_holder(session: Session) -> None:
     priya = identity_of(create_agent(session, "priya", "a-long-password", Role.agent, "Priya"))
     sam = identity_of(create_agent(session, "sam", "a-long-password", Role.agent, "Sam"))
-    handoff = service.request_handoff(session, "conv-take", Reason.asked, SETTINGS).handoff
+    handoff = service.request_handoff(
+        session, "conv-take", Reason.asked, SETTINGS, now=OPEN
+    ).handoff
     assert handoff.id is not None
     assert "Priya from our team has joined" in service.take(session, handoff.id, priya)
     with pytest.raises(service.HandoffError):
@@ -134,3 +138,24 @@ def test_untaken_handoffs_become_call_back_tickets(session: Session) -> None:
     assert old.reference in expired[0][1]
     assert new.status is HandoffStatus.waiting
     assert service.expire_waiting(session, settings, OPEN + timedelta(minutes=16)) == []
+
+
+def test_two_workers_sweeping_at_once_expire_each_handoff_once(postgres_url: str) -> None:
+    upgrade_database(postgres_url)
+    settings = Settings(handoff_pickup_minutes=15, log_level="WARNING")
+    engine = get_engine(postgres_url)
+    with Session(engine) as setup:
+        for conversation in ("conv-a", "conv-b"):
+            service.request_handoff(setup, conversation, Reason.asked, settings, now=OPEN)
+        setup.commit()
+    later = OPEN + timedelta(minutes=16)
+    with Session(engine) as first, Session(engine) as second:
+        # Without SKIP LOCKED the second sweep would wait for the first: fail, not hang.
+        second.execute(text("SET lock_timeout = '2s'"))
+        taken = service.expire_waiting(first, settings, later)  # locked until committed
+        skipped = service.expire_waiting(second, settings, later)
+        first.commit()
+        second.commit()
+        assert sorted(h.conversation_id for h, _ in taken) == ["conv-a", "conv-b"]
+        assert skipped == []
+        assert service.expire_waiting(second, settings, later) == []

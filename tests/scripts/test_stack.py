@@ -1,0 +1,46 @@
+"""The processes the stack starts: one action server per Rasa server, and the backend's workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scripts.stack import Ports, Stack
+
+
+def production_stack(action_servers: int, rasa_servers: int = 2, workers: int = 2) -> Stack:
+    return Stack(
+        model=Path("model.tar.gz"),
+        database_url="postgresql+psycopg://postgres@127.0.0.1:5432/x",
+        ports=Ports(actions=6055, rasa=6005, backend=6000),
+        extra_rasa_ports=[6005 + n for n in range(1, rasa_servers)],
+        extra_action_ports=[6055 + n for n in range(1, action_servers)],
+        backend_workers=workers,
+    )
+
+
+def test_each_rasa_server_calls_its_own_action_server() -> None:
+    stack = production_stack(action_servers=2)
+    commands = stack.commands()
+    assert list(commands) == ["actions", "actions2", "rasa", "rasa2", "backend"]
+    assert commands["actions2"][-2:] == ["--port", "6056"]
+    assert stack._env_for("rasa")["ACTION_ENDPOINT_URL"] == "http://127.0.0.1:6055/webhook"
+    assert stack._env_for("rasa2")["ACTION_ENDPOINT_URL"] == "http://127.0.0.1:6056/webhook"
+    assert stack._env_for("actions2")["SANIC_HOST"] == "127.0.0.1"
+    # Ready means every server answers, both action servers included.
+    assert stack.health_urls()["actions2"] == "http://127.0.0.1:6056/health"
+    assert set(stack.health_urls()) == set(commands)
+
+
+def test_fewer_action_servers_are_shared_round_robin() -> None:
+    stack = production_stack(action_servers=2, rasa_servers=3)
+    endpoints = [stack._env_for(name)["ACTION_ENDPOINT_URL"] for name in stack.rasa_ports]
+    assert [e.split(":")[-1] for e in endpoints] == ["6055/webhook", "6056/webhook", "6055/webhook"]
+
+
+def test_the_backend_runs_its_workers_on_one_port() -> None:
+    backend = production_stack(action_servers=2, workers=3).commands()["backend"]
+    assert backend[backend.index("--port") + 1] == "6000"
+    assert backend[backend.index("--workers") + 1] == "3"
+    embedded = Stack(model=Path("m"), database_url="sqlite:///x.db").commands()
+    assert list(embedded) == ["actions", "rasa", "backend"]
+    assert embedded["backend"][embedded["backend"].index("--workers") + 1] == "1"
