@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_failure_window_minutes: float = 15.0
     login_lock_minutes: float = 15.0
+    # Failed logins from one client address within the same window before it must wait (429),
+    # whatever the usernames: stops one address guessing many accounts or locking them out.
+    login_max_failures_per_ip: int = 20
 
     # Human handoff: opening hours of the agents' desk in the carrier's time zone
     # ("always" for a desk that never closes), minutes one conversation takes an agent,

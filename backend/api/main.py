@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from backend.agents.service import ensure_demo_agents
 from backend.api.logging import RequestLogMiddleware, setup_logging, silence_access_log
+from backend.api.login_throttle import LoginThrottle
 from backend.api.rasa_gateway import RasaGateway
 from backend.api.rate_limit import RateLimiter
 from backend.api.routes import (
@@ -87,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings)
+    app.state.login_throttle = LoginThrottle(
+        settings.login_max_failures_per_ip, settings.login_failure_window_minutes * 60
+    )
     app.add_middleware(RequestLogMiddleware)
     if settings.widget_origin_list:
         # Carriers' sites that embed the widget call the chat API from their own origin.
