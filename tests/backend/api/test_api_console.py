@@ -190,10 +190,9 @@ def test_a_handoff_from_the_chat_to_an_agent_and_back(console: Backend) -> None:
     # Held: the customer's words are kept for the agent, the bot is not asked.
     assert console.rasa.messages_from(conversation) == ["hello there", "are you there?"]
 
-    # Only the holder replies; the reply reaches the widget's poll.
+    # The holder replies (another agent may not: test_api_permissions); it reaches the poll.
     path = f"/api/agent/handoffs/{handoff_id}"
     reply = {"text": "Hi, I'm looking at your parcel now."}
-    assert request(console, "POST", f"{path}/reply", reply, headers=manager).status_code == 403
     assert request(console, "POST", f"{path}/reply", reply, headers=agent).status_code == 200
     assert request(console, "POST", f"{path}/reply", {"text": ""}, headers=agent).status_code == 422
     pending = console.get(f"/api/chat/{conversation}/messages").json()["messages"]
