@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     # e.g. "https://www.carrier.example"); the backend's own pages need nothing here.
     widget_origins: str = ""
 
+    def secret(self, name: str) -> str:
+        """A secret's value, or "" when production mode finds it left at its built-in demo value:
+        the README prints those, so in production they open nothing."""
+        value = getattr(self, name)
+        if (
+            self.production
+            and name in DEMO_SECRETS
+            and value == Settings.model_fields[name].default
+        ):
+            return ""
+        return value
+
     @property
     def rasa_server_list(self) -> list[str]:
         servers = [u.strip().rstrip("/") for u in self.rasa_servers.split(",") if u.strip()]
@@ -103,6 +115,10 @@ class Settings(BaseSettings):
     handoff_agents_on_duty: int = 2
     handoff_pickup_minutes: float = 15.0
     handoff_sweep_seconds: float = 30.0
+
+
+# Secrets with a built-in value for a demo on one machine; production mode ignores that value.
+DEMO_SECRETS = frozenset({"internal_api_token", "demo_agent_password", "demo_manager_password"})
 
 
 def carrier_zone(settings: Settings | None = None) -> ZoneInfo:

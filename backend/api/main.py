@@ -44,7 +44,7 @@ from backend.api.routes import (
 )
 from backend.api.routes import crm as crm_routes
 from backend.api.routes import knowledge as knowledge_routes
-from backend.config import Settings, get_settings
+from backend.config import DEMO_SECRETS, Settings, get_settings
 from backend.store.db import get_engine
 from knowledge.index import preload as preload_knowledge
 
@@ -79,6 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             preload_knowledge()
             logger.info("backend ready, rasa at %s", settings.rasa_url)
             yield
+
+    ignored = [
+        n.upper() for n in sorted(DEMO_SECRETS) if getattr(settings, n) and not settings.secret(n)
+    ]
+    if settings.production and ignored:
+        logger.warning("production mode: no built-in demo value opens anything; set %s", ignored)
 
     app = FastAPI(
         title="Parcel assistant backend",

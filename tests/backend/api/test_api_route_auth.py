@@ -218,6 +218,20 @@ def test_internal_routes_want_the_internal_token_not_a_session(
         assert call(client, internal, headers=token).status_code not in (401, 403)
 
 
+def test_production_refuses_the_published_internal_token(
+    start_backend: Callable[..., Backend],
+) -> None:
+    published = {"Authorization": "Bearer dev-internal-token"}
+    demo = start_backend(parcelline_mode="production")
+    assert demo.get("/health/live").status_code == 200
+    with demo.client() as client:
+        assert client.get("/api/surveys/outbox", headers=published).status_code == 401
+    own = start_backend(parcelline_mode="production", internal_api_token="our-own-long-token")
+    with own.client() as client:
+        mine = {"Authorization": "Bearer our-own-long-token"}
+        assert client.get("/api/surveys/outbox", headers=mine).status_code == 200
+
+
 def test_the_public_keys_are_checked(client: httpx.Client) -> None:
     """The public routes that take a key refuse a wrong one."""
     callback = client.post("/rasa/callback/not-the-secret", json={"recipient_id": "x" * 10})
