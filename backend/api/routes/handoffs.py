@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from backend.agents.models import Agent
 from backend.agents.permissions import may_work_handoff
 from backend.agents.service import Identity
 from backend.api.rasa_gateway import RasaGateway
@@ -98,6 +99,7 @@ class HandoffOut(BaseModel):
     waiting_minutes: int
     minutes_to_callback: int = Field(description="Until it becomes a call-back ticket.")
     agent_name: str | None
+    agent_username: str | None = Field(description="The console account holding it, if any.")
 
 
 class QueueOut(BaseModel):
@@ -132,6 +134,7 @@ class ReplyIn(BaseModel):
 def handoff_out(session: Session, handoff: Handoff, now: datetime | None = None) -> HandoffOut:
     now = now or utcnow()
     customer = session.get(Customer, handoff.customer_id) if handoff.customer_id else None
+    holder = session.get(Agent, handoff.agent_id) if handoff.agent_id else None
     assert handoff.id is not None
     return HandoffOut(
         id=handoff.id,
@@ -148,6 +151,7 @@ def handoff_out(session: Session, handoff: Handoff, now: datetime | None = None)
         waiting_minutes=int((now - handoff.created_at).total_seconds() // 60),
         minutes_to_callback=int((handoff.pickup_due_at - now).total_seconds() // 60),
         agent_name=handoff.agent_name,
+        agent_username=holder.username if holder else None,
     )
 
 

@@ -81,6 +81,7 @@ def test_another_agent_reads_a_held_conversation_but_cannot_work_it(
     transcript = send(desk, "GET", f"/api/agent/conversations/{conversation}", sam)
     assert transcript.status_code == 200
     assert transcript.json()["handoff"]["agent_name"] == "Priya"
+    assert transcript.json()["handoff"]["agent_username"] == "priya"
     for action, body in (("reply", {"text": "Sam here"}), ("hand-back", None), ("close", None)):
         refused = send(desk, "POST", f"{path}/{action}", sam, body)
         assert refused.status_code == 403, action
