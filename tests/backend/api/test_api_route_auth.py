@@ -191,6 +191,21 @@ def test_agents_are_kept_to_their_own_routes(
         assert response.status_code not in (401, 403), response.text[:300]
 
 
+def test_no_undeclared_method_reaches_a_signed_in_path(client: httpx.Client) -> None:
+    """PUT, PATCH, DELETE (or GET, POST) on a signed-in path that does not declare them: never a
+    success, with or without a session."""
+    declared: dict[str, set[str]] = {}
+    for endpoint in SIGNED_IN:
+        declared.setdefault(endpoint.template, set()).add(endpoint.method)
+    tried = 0
+    for template, methods in declared.items():
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - methods:
+            response = call(client, Endpoint(method, template))
+            assert not response.is_success, f"{method} {template}: {response.status_code}"
+            tried += 1
+    assert tried > 100
+
+
 @pytest.mark.parametrize("endpoint", [e for e in SIGNED_IN if e.method in WRITES], ids=str)
 def test_cookie_writes_need_the_consoles_origin(
     app_server: Backend, endpoint: Endpoint, agent: dict[str, str]
