@@ -101,7 +101,7 @@ class Endpoint:
 
 def all_endpoints() -> list[Endpoint]:
     """Every method of every route the app serves, from the app's own route table."""
-    app = create_app(Settings(log_level="WARNING"))
+    app = create_app(Settings())  # the default log level, as the session's backends use
     found = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
