@@ -6,7 +6,7 @@ APP_VENV := .venv/app
 APP_PY := $(APP_VENV)/bin/python
 RASA := $(RASA_VENV)/bin/rasa
 
-.PHONY: run run-prod test setup lint format train seed clean
+.PHONY: run run-prod test setup lint format train seed clean audit
 .PHONY: bench-crm
 
 run: setup
@@ -34,6 +34,10 @@ seed: setup
 
 bench-crm: setup
 	@$(APP_PY) -m scripts.bench_crm
+
+# Known vulnerabilities of both environments against requirements/audit-allowlist.toml.
+audit: setup
+	@$(APP_PY) -m scripts.audit
 
 lint: setup
 	@$(APP_VENV)/bin/ruff check . && $(APP_VENV)/bin/ruff format --check .

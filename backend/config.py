@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     # e.g. "https://www.carrier.example"); the backend's own pages need nothing here.
     widget_origins: str = ""
 
+    def secret(self, name: str) -> str:
+        """A secret's value, or "" when production mode finds it left at its built-in demo value:
+        the README prints those, so in production they open nothing."""
+        value = getattr(self, name)
+        if (
+            self.production
+            and name in DEMO_SECRETS
+            and value == Settings.model_fields[name].default
+        ):
+            return ""
+        return value
+
     @property
     def rasa_server_list(self) -> list[str]:
         servers = [u.strip().rstrip("/") for u in self.rasa_servers.split(",") if u.strip()]
@@ -94,6 +106,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_failure_window_minutes: float = 15.0
     login_lock_minutes: float = 15.0
+    # Failed logins from one client address within the same window before it must wait (429),
+    # whatever the usernames: stops one address guessing many accounts or locking them out.
+    login_max_failures_per_ip: int = 20
 
     # Human handoff: opening hours of the agents' desk in the carrier's time zone
     # ("always" for a desk that never closes), minutes one conversation takes an agent,
@@ -104,6 +119,10 @@ class Settings(BaseSettings):
     handoff_agents_on_duty: int = 2
     handoff_pickup_minutes: float = 15.0
     handoff_sweep_seconds: float = 30.0
+
+
+# Secrets with a built-in value for a demo on one machine; production mode ignores that value.
+DEMO_SECRETS = frozenset({"internal_api_token", "demo_agent_password", "demo_manager_password"})
 
 
 def carrier_zone(settings: Settings | None = None) -> ZoneInfo:

@@ -343,11 +343,14 @@ def run(args: argparse.Namespace) -> int:
             f"(API docs: {stack.backend_url}/docs). Press Ctrl-C to stop.\n",
             flush=True,
         )
+        # Production mode ignores the published demo passwords (backend/config.py).
+        agent_password = settings.secret("demo_agent_password") or "(not created: set one)"
+        manager_password = settings.secret("demo_manager_password") or "(not created: set one)"
         print(
             f"Agent console: {stack.backend_url}/agent\n"
-            f"  demo agent   {settings.demo_agent_username} / {settings.demo_agent_password}"
+            f"  demo agent   {settings.demo_agent_username} / {agent_password}"
             "  (DEMO_AGENT_USERNAME / DEMO_AGENT_PASSWORD)\n"
-            f"  demo manager {settings.demo_manager_username} / {settings.demo_manager_password}"
+            f"  demo manager {settings.demo_manager_username} / {manager_password}"
             "  (DEMO_MANAGER_USERNAME / DEMO_MANAGER_PASSWORD; also opens /crm)\n",
             flush=True,
         )

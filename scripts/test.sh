@@ -1,6 +1,6 @@
 #!/bin/sh
-# Everything `make test` checks, in order: lint, training data, model, conversations,
-# held-out NLU accuracy, then the pytest suites (store, actions, API, end to end).
+# Everything `make test` checks, in order: lint, known vulnerabilities, training data, model,
+# conversations, held-out NLU accuracy, then the pytest suites (store, actions, API, end to end).
 set -eu
 cd "$(dirname "$0")/.."
 APP=.venv/app/bin
@@ -15,30 +15,33 @@ quiet() {  # run a command with its output in a log; show the log's tail if it f
   fi
 }
 
-echo "[1/6] lint (ruff)"
+echo "[1/7] lint (ruff)"
 $APP/ruff check .
 $APP/ruff format --check .
 
-echo "[2/6] training data (rasa data validate --fail-on-warnings)"
+echo "[2/7] known vulnerabilities in both environments (pip-audit; requirements/audit-allowlist.toml)"
+$APP/python -m scripts.audit
+
+echo "[3/7] training data (rasa data validate --fail-on-warnings)"
 quiet var/log/validate.log $RASA data validate --data assistant --domain domain.yml \
   --config config.yml --fail-on-warnings
 
-echo "[3/6] Rasa model"
+echo "[4/7] Rasa model"
 $APP/python -m scripts.train
 MODEL="$($APP/python -c 'from scripts.train import model_path; print(model_path())')"
 
-echo "[4/6] conversation tests (rasa test core --fail-on-prediction-errors)"
+echo "[5/7] conversation tests (rasa test core --fail-on-prediction-errors)"
 quiet var/log/test-core.log $RASA test core --model "$MODEL" --stories tests/assistant/stories \
   --fail-on-prediction-errors --out var/results/core
 $APP/python -m scripts.reports core var/results/core
 # Which training rules no test story reaches (a report; it fails nothing).
 .venv/rasa/bin/python scripts/rule_coverage.py --json var/results/core/rule_coverage.json 2>/dev/null
 
-echo "[5/6] held-out NLU files (in-scope intents, off-topic rejection, entities)"
+echo "[6/7] held-out NLU files (in-scope intents, off-topic rejection, entities)"
 quiet var/log/test-nlu.log .venv/rasa/bin/python scripts/nlu_predict.py "$MODEL" tests/assistant/nlu \
   var/results/nlu/heldout.json
 $APP/python -m scripts.reports nlu var/results/nlu/heldout.json
 
-echo "[6/6] pytest (store, actions, API, browser, end to end)"
+echo "[7/7] pytest (store, actions, API, browser, end to end)"
 scripts/ensure-chromium.sh
 REQUIRE_BROWSER=1 $APP/pytest tests

@@ -170,10 +170,15 @@ def ensure_demo_agents(session: Session, settings: Settings) -> list[str]:
     """Create the demo agent and manager from the settings when missing; their usernames."""
     created = []
     accounts = [
-        (settings.demo_agent_username, settings.demo_agent_password, Role.agent, "Demo Agent"),
+        (
+            settings.demo_agent_username,
+            settings.secret("demo_agent_password"),
+            Role.agent,
+            "Demo Agent",
+        ),
         (
             settings.demo_manager_username,
-            settings.demo_manager_password,
+            settings.secret("demo_manager_password"),
             Role.manager,
             "Demo Manager",
         ),

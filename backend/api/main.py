@@ -28,6 +28,7 @@ from sqlmodel import Session
 from backend.agents.service import ensure_demo_agents
 from backend.api.conversation_bus import BusUnavailable, make_bus, shared_redis
 from backend.api.logging import RequestLogMiddleware, setup_logging, silence_access_log
+from backend.api.login_throttle import LoginThrottle
 from backend.api.rasa_gateway import RasaGateway
 from backend.api.rate_limit import make_rate_limiter
 from backend.api.routes import (
@@ -45,7 +46,7 @@ from backend.api.routes import (
 )
 from backend.api.routes import crm as crm_routes
 from backend.api.routes import knowledge as knowledge_routes
-from backend.config import Settings, get_settings
+from backend.config import DEMO_SECRETS, Settings, get_settings
 from backend.store.db import get_engine, serialise_startup
 from knowledge.index import preload as preload_knowledge
 
@@ -96,6 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if redis is not None:
                     await redis.aclose()
 
+    ignored = [
+        n.upper() for n in sorted(DEMO_SECRETS) if getattr(settings, n) and not settings.secret(n)
+    ]
+    if settings.production and ignored:
+        logger.warning("production mode: no built-in demo value opens anything; set %s", ignored)
+
     app = FastAPI(
         title="Parcel assistant backend",
         description=DESCRIPTION,
@@ -103,6 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.login_throttle = LoginThrottle(
+        settings.login_max_failures_per_ip, settings.login_failure_window_minutes * 60
+    )
     app.add_middleware(RequestLogMiddleware)
     if settings.widget_origin_list:
         # Carriers' sites that embed the widget call the chat API from their own origin.

@@ -46,6 +46,7 @@ class TicketEventKind(StrEnum):
     note = "note"
     merged = "merged"
     resolved = "resolved"
+    assigned = "assigned"  # given to an agent (the note says to whom and by whom)
 
 
 class ComplaintTicket(SQLModel, table=True):
@@ -70,6 +71,11 @@ class ComplaintTicket(SQLModel, table=True):
     priority: int  # 1 (most urgent) to 3
     queue: str = Field(max_length=40)  # where the ticket waits: "vip-desk", "claims", ...
     owner: str | None = Field(default=None, max_length=100)  # the agent who took it
+    # The console account that owns it: only it or a manager may change the ticket. None while
+    # unassigned, and for owners without an account (the seeded history's staff).
+    owner_agent_id: int | None = Field(
+        default=None, foreign_key="agents.id", index=True, ondelete="SET NULL"
+    )
     status: TicketStatus = Field(default=TicketStatus.open, sa_type=EnumText(TicketStatus, 24))
     sla_due_at: datetime = Field(sa_type=UTCDateTime)
     conversation_id: str = Field(default="", max_length=100)

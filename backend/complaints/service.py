@@ -39,6 +39,8 @@ TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     TicketStatus.resolved: frozenset(),
     TicketStatus.rejected: frozenset(),
 }
+# Events whose note is for the team, not read out to the customer.
+QUIET_KINDS = (TicketEventKind.created, TicketEventKind.merged, TicketEventKind.assigned)
 _REFERENCE = re.compile(r"\bC\s*-?\s*(\d{2})\s*-?\s*(\d{1,6})\b", re.IGNORECASE)
 
 
@@ -292,10 +294,12 @@ def change_status(
     author: str,
     note: str = "",
     now: datetime | None = None,
+    agent_id: int | None = None,
 ) -> ComplaintTicket:
+    """`agent_id`: the console account making the change (None for the assistant)."""
     if status in CLOSED:
         return resolve(session, ticket, author, note, status=status, now=now)
-    return _move(session, ticket, status, author, note, TicketEventKind.status, now)
+    return _move(session, ticket, status, author, note, TicketEventKind.status, now, agent_id)
 
 
 def _move(
@@ -306,6 +310,7 @@ def _move(
     note: str,
     kind: TicketEventKind,
     now: datetime | None,
+    agent_id: int | None = None,
 ) -> ComplaintTicket:
     now = now or now_utc()
     if status not in TRANSITIONS[ticket.status]:
@@ -314,8 +319,13 @@ def _move(
     previous = ticket.status
     ticket.status = status
     ticket.updated_at = now
-    if status is TicketStatus.in_progress and not ticket.owner:
-        ticket.owner = author[:100]
+    # The first console agent to take it in progress owns it (replacing a name without an
+    # account, such as the seeded history's staff).
+    if status is TicketStatus.in_progress:
+        if agent_id is not None and ticket.owner_agent_id is None:
+            ticket.owner, ticket.owner_agent_id = author[:100], agent_id
+        elif not ticket.owner:
+            ticket.owner = author[:100]
     session.add(ticket)
     _event(session, ticket, kind, author, note, previous, status, at=now)
     session.flush()
@@ -330,6 +340,28 @@ def add_note(
     ticket.updated_at = now
     session.add(ticket)
     event = _event(session, ticket, TicketEventKind.note, author, text, at=now)
+    session.flush()
+    return event
+
+
+def assign(
+    session: Session,
+    ticket: ComplaintTicket,
+    agent_id: int,
+    agent_name: str,
+    by: str,
+    now: datetime | None = None,
+) -> ComplaintEvent:
+    """The ticket belongs to the console account `agent_id` from now; `by` made the change."""
+    if ticket.status in CLOSED:
+        raise ComplaintError(f"A ticket that is {ticket.status.value} is not assigned any more.")
+    now = now or now_utc()
+    previous = ticket.owner or "nobody"
+    ticket.owner, ticket.owner_agent_id = agent_name[:100], agent_id
+    ticket.updated_at = now
+    session.add(ticket)
+    note = f"Assigned to {agent_name} (was {previous}) by {by}."
+    event = _event(session, ticket, TicketEventKind.assigned, by, note, at=now)
     session.flush()
     return event
 
@@ -409,7 +441,7 @@ def status_report(session: Session, ticket: ComplaintTicket, now: datetime | Non
     if last is not None:
         ago = sla.duration_in_words(now - last.occurred_at)
         update = f"Last update {ago} ago"
-        if last.kind not in (TicketEventKind.created, TicketEventKind.merged) and last.note:
+        if last.kind not in QUIET_KINDS and last.note:
             update += f": {last.note}"
         parts.append(update + ".")
     if ticket.status in CLOSED:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from backend.agents.permissions import may_work_handoff
 from backend.agents.service import Identity
 from backend.config import Settings
 from backend.crm.tiers import current_tier
@@ -221,11 +222,21 @@ def _end(
     now: datetime | None,
 ) -> tuple[Handoff, str]:
     handoff = get_handoff(session, handoff_id)
-    if handoff.status is not HandoffStatus.held or handoff.agent_id != agent.agent_id:
-        raise HandoffError("Only the agent holding this conversation can end it.")
-    handoff.status = status
-    handoff.ended_at = now or utcnow()
-    session.add(handoff)
+    holder = handoff.agent_id
+    if handoff.status is not HandoffStatus.held or not may_work_handoff(agent, holder):
+        raise HandoffError("Only the agent holding this conversation or a manager can end it.")
+    # Only while still held by the same agent: the holder and a manager ending it at once
+    # cannot both tell the customer.
+    result = session.connection().execute(
+        Handoff.__table__.update()  # type: ignore[attr-defined]
+        .where(Handoff.__table__.c.id == handoff_id)  # type: ignore[attr-defined]
+        .where(Handoff.__table__.c.status == HandoffStatus.held.value)  # type: ignore[attr-defined]
+        .where(Handoff.__table__.c.agent_id == holder)  # type: ignore[attr-defined]
+        .values(status=status.value, ended_at=now or utcnow())
+    )
+    session.refresh(handoff)
+    if result.rowcount != 1:
+        raise HandoffError(f"This conversation is {handoff.status.value} already.")
     return handoff, template.format(agent=agent.display_name)
 
 

@@ -21,6 +21,7 @@ from backend.agents.service import (
     identity_of,
     start_session,
 )
+from backend.api.login_throttle import TOO_MANY, LoginThrottle
 from backend.api.routes import SessionDep, SettingsDep
 from backend.api.routes.auth import SESSION_COOKIE, AgentDep, require_agent, same_origin
 
@@ -54,21 +55,35 @@ def _agent_out(identity: Identity) -> AgentOut:
     "/login",
     response_model=LoginOut,
     summary="Sign in (console cookie and bearer token)",
-    responses={401: {"description": "Wrong credentials or account locked."}},
+    responses={
+        401: {"description": "Wrong credentials or account locked."},
+        429: {"description": "Too many failed sign-ins from this address; see Retry-After."},
+    },
 )
 def login(
     body: LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> LoginOut:
     """Checks the password (five failures in 15 minutes lock the account), starts a new session,
     sets the HttpOnly SameSite=Strict cookie and returns the same session's bearer token. 401
-    for wrong credentials or a locked account.
+    for wrong credentials or a locked account; 429 once one address has failed
+    `LOGIN_MAX_FAILURES_PER_IP` times in the window, whatever the accounts.
     """
     # A browser posting from another site is refused before any password is checked.
     if request.headers.get("origin") and not same_origin(request):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Sign in from the console's own page.")
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else None
+    wait = throttle.retry_after(address)
+    if wait:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            TOO_MANY.format(minutes=max(1, round(wait / 60))),
+            headers={"Retry-After": str(wait)},
+        )
     try:
         agent = authenticate(session, body.username, body.password, settings)
     except LoginRefused as refused:
+        throttle.failed(address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(refused)) from None
     # A session the browser already had is ended: the new id replaces it.
     old = request.cookies.get(SESSION_COOKIE)

@@ -28,9 +28,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def require_internal_token(
     settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    expected = f"Bearer {settings.internal_api_token}".encode()
+    token = settings.secret("internal_api_token")
+    expected = f"Bearer {token}".encode()
     given = (authorization or "").encode()
-    if not settings.internal_api_token or not hmac.compare_digest(given, expected):
+    if not token or not hmac.compare_digest(given, expected):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "This endpoint needs the internal API token (Authorization: Bearer ...).",

@@ -1,5 +1,7 @@
 """Agents' view of complaint tickets: list by SLA urgency, read one, change status, add notes,
-resolve. Behind an agent login (console session cookie or its bearer token; see routes/auth.py).
+resolve, assign. Behind an agent login (console session cookie or its bearer token; see
+routes/auth.py). Every agent reads every ticket; an assigned ticket is changed only by its owner
+or a manager (backend/agents/permissions.py).
 
 The assistant reads the same tables, so what an agent writes here is what the customer hears
 on their next status question.
@@ -15,6 +17,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from backend.agents.models import Agent
+from backend.agents.permissions import may_assign_ticket, may_change_ticket
+from backend.agents.service import Identity, find_agent
 from backend.api.routes import SessionDep
 from backend.api.routes.auth import AgentDep, require_agent
 from backend.complaints import service
@@ -45,6 +50,7 @@ class TicketSummary(BaseModel):
     priority: int
     queue: str
     owner: str | None
+    owner_username: str | None = Field(description="The console account that owns it, if any.")
     tracking_number: str | None
     sla_due_at: datetime
     minutes_to_sla: int = Field(description="Negative when the SLA has passed.")
@@ -92,6 +98,11 @@ class Resolution(BaseModel):
     compensation: float | None = Field(default=None, ge=0, le=service.MAX_CLAIM_GBP)
 
 
+def _username(session: Session, agent_id: int | None) -> str | None:
+    agent = session.get(Agent, agent_id) if agent_id is not None else None
+    return agent.username if agent else None
+
+
 def _summary(session: Session, ticket: ComplaintTicket, now: datetime) -> dict[str, object]:
     shipment = session.get(Shipment, ticket.shipment_id) if ticket.shipment_id else None
     return {
@@ -102,6 +113,7 @@ def _summary(session: Session, ticket: ComplaintTicket, now: datetime) -> dict[s
         "priority": ticket.priority,
         "queue": ticket.queue,
         "owner": ticket.owner,
+        "owner_username": _username(session, ticket.owner_agent_id),
         "tracking_number": shipment.tracking_number if shipment else None,
         "sla_due_at": ticket.sla_due_at,
         "minutes_to_sla": int((ticket.sla_due_at - now).total_seconds() // 60),
@@ -144,11 +156,25 @@ def _ticket(session: Session, reference: str) -> ComplaintTicket:
     return ticket
 
 
+def _refuse_unless(allowed: bool, ticket: ComplaintTicket) -> None:
+    if not allowed:
+        owner = ticket.owner or "another agent"
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"{ticket.reference} is assigned to {owner}: only they or a manager can change it.",
+        )
+
+
 def _write(
-    session: Session, reference: str, change: Callable[[ComplaintTicket], object]
+    session: Session,
+    reference: str,
+    agent: Identity,
+    change: Callable[[ComplaintTicket], object],
 ) -> TicketDetail:
-    """Commit the change made by `change(ticket)`, or roll it back and answer 409."""
+    """Commit the change made by `change(ticket)`, or roll it back and answer 409; 403 when the
+    ticket is another agent's and the caller is not a manager."""
     ticket = _ticket(session, reference)
+    _refuse_unless(may_change_ticket(agent, ticket.owner_agent_id), ticket)
     try:
         change(ticket)
         session.commit()
@@ -206,7 +232,10 @@ def change_status(
     return _write(
         session,
         reference,
-        lambda t: service.change_status(session, t, body.status, agent.display_name, body.note),
+        agent,
+        lambda t: service.change_status(
+            session, t, body.status, agent.display_name, body.note, agent_id=agent.agent_id
+        ),
     )
 
 
@@ -218,7 +247,10 @@ def change_status(
 )
 def add_note(reference: str, body: NoteIn, session: SessionDep, agent: AgentDep) -> TicketDetail:
     return _write(
-        session, reference, lambda t: service.add_note(session, t, agent.display_name, body.note)
+        session,
+        reference,
+        agent,
+        lambda t: service.add_note(session, t, agent.display_name, body.note),
     )
 
 
@@ -235,6 +267,7 @@ def resolve(reference: str, body: Resolution, session: SessionDep, agent: AgentD
     return _write(
         session,
         reference,
+        agent,
         lambda t: service.resolve(
             session,
             t,
@@ -243,6 +276,46 @@ def resolve(reference: str, body: Resolution, session: SessionDep, agent: AgentD
             compensation=body.compensation,
             status=TicketStatus(body.outcome),
         ),
+    )
+
+
+class Assignment(BaseModel):
+    username: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The account to give it to; omitted: the caller takes it.",
+    )
+
+
+@router.post(
+    "/{reference}/assign",
+    response_model=TicketDetail,
+    summary="Assign the ticket",
+    description=(
+        "An agent takes an unassigned ticket for themselves; a manager gives any open ticket "
+        "to any account (a shift change, an absence). 403 for an agent taking another's ticket "
+        "or giving one away, 404 for an unknown account, 409 when the ticket is closed."
+    ),
+)
+def assign(reference: str, body: Assignment, session: SessionDep, agent: AgentDep) -> TicketDetail:
+    ticket = _ticket(session, reference)
+    target = (
+        find_agent(session, body.username) if body.username else session.get(Agent, agent.agent_id)
+    )
+    if target is None or target.id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No console account has that username.")
+    target_id, name = target.id, target.display_name
+    if target_id != agent.agent_id and not may_assign_ticket(agent, None, target_id):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "Only a manager gives a ticket to someone else."
+        )
+    _refuse_unless(may_assign_ticket(agent, ticket.owner_agent_id, target_id), ticket)
+    return _write(
+        session,
+        reference,
+        agent,
+        lambda t: service.assign(session, t, target_id, name, agent.display_name),
     )
 
 

@@ -1,6 +1,7 @@
 """Agents' side of the handoff: the queue, taking a conversation, replying, handing back or
-closing, and reading transcripts (with `after` for live polling). Agents and managers alike;
-only the agent holding a conversation may reply in it or end it.
+closing, and reading transcripts (with `after` for live polling). Agents and managers alike
+read every conversation; only the agent holding one, or a manager, may reply in it or end it
+(backend/agents/permissions.py).
 
 A background task turns handoffs nobody took in time into call-back tickets
 (`HANDOFF_SWEEP_SECONDS`), telling the customer so.
@@ -20,6 +21,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from backend.agents.models import Agent
+from backend.agents.permissions import may_work_handoff
 from backend.agents.service import Identity
 from backend.api.rasa_gateway import RasaGateway
 from backend.api.routes import GatewayDep, SessionDep
@@ -96,6 +99,7 @@ class HandoffOut(BaseModel):
     waiting_minutes: int
     minutes_to_callback: int = Field(description="Until it becomes a call-back ticket.")
     agent_name: str | None
+    agent_username: str | None = Field(description="The console account holding it, if any.")
 
 
 class QueueOut(BaseModel):
@@ -130,6 +134,7 @@ class ReplyIn(BaseModel):
 def handoff_out(session: Session, handoff: Handoff, now: datetime | None = None) -> HandoffOut:
     now = now or utcnow()
     customer = session.get(Customer, handoff.customer_id) if handoff.customer_id else None
+    holder = session.get(Agent, handoff.agent_id) if handoff.agent_id else None
     assert handoff.id is not None
     return HandoffOut(
         id=handoff.id,
@@ -146,6 +151,7 @@ def handoff_out(session: Session, handoff: Handoff, now: datetime | None = None)
         waiting_minutes=int((now - handoff.created_at).total_seconds() // 60),
         minutes_to_callback=int((handoff.pickup_due_at - now).total_seconds() // 60),
         agent_name=handoff.agent_name,
+        agent_username=holder.username if holder else None,
     )
 
 
@@ -167,12 +173,17 @@ def _get(session: Session, handoff_id: int) -> Handoff:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such handoff.") from None
 
 
-def _holder(session: Session, handoff_id: int, identity: Identity) -> Handoff:
+def _held_for(session: Session, handoff_id: int, identity: Identity) -> Handoff:
+    """The held handoff, if the caller may work it (its holder, or a manager); else 403/409."""
     handoff = _get(session, handoff_id)
     if handoff.status is not HandoffStatus.held:
         raise HTTPException(status.HTTP_409_CONFLICT, f"This conversation is {handoff.status}.")
-    if handoff.agent_id != identity.agent_id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Another agent holds this conversation.")
+    if not may_work_handoff(identity, handoff.agent_id):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"{handoff.agent_name or 'Another agent'} holds this conversation: only they or a "
+            "manager can reply in it or end it.",
+        )
     return handoff
 
 
@@ -210,10 +221,10 @@ def take(
 def reply(
     handoff_id: int, body: ReplyIn, session: SessionDep, identity: AgentDep, gateway: GatewayDep
 ) -> MessageOut:
-    """Sends the holding agent's words to the customer's chat (and the transcript). 403 for another
-    agent, 409 when not held.
+    """Sends the holding agent's (or a manager's) words to the customer's chat and the
+    transcript. 403 for another agent, 409 when not held.
     """
-    handoff = _holder(session, handoff_id, identity)
+    handoff = _held_for(session, handoff_id, identity)
     text = body.text.strip()
     if not text:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "The reply is empty.")
@@ -228,9 +239,12 @@ def reply(
 def _end(
     handoff_id: int, session: Session, identity: Identity, gateway: RasaGateway, closing: bool
 ) -> HandoffOut:
-    _holder(session, handoff_id, identity)
+    _held_for(session, handoff_id, identity)
     end = service.close if closing else service.hand_back
-    handoff, text = end(session, handoff_id, identity)
+    try:
+        handoff, text = end(session, handoff_id, identity)
+    except service.HandoffError as refused:  # ended by someone else in the meantime
+        raise HTTPException(status.HTTP_409_CONFLICT, str(refused)) from None
     session.commit()
     gateway.push(handoff.conversation_id, BotMessage(text=text), sender="system")
     return handoff_out(session, handoff)
@@ -242,7 +256,7 @@ def _end(
 def hand_back(
     handoff_id: int, session: SessionDep, identity: AgentDep, gateway: GatewayDep
 ) -> HandoffOut:
-    """Ends the handoff; the bot answers the customer again. Only the holding agent."""
+    """Ends the handoff; the bot answers the customer again. The holding agent or a manager."""
     return _end(handoff_id, session, identity, gateway, closing=False)
 
 
@@ -250,7 +264,7 @@ def hand_back(
 def close(
     handoff_id: int, session: SessionDep, identity: AgentDep, gateway: GatewayDep
 ) -> HandoffOut:
-    """Ends the handoff and the conversation. Only the holding agent."""
+    """Ends the handoff and the conversation. The holding agent or a manager."""
     return _end(handoff_id, session, identity, gateway, closing=True)
 
 

@@ -358,7 +358,9 @@
     }
 
     function showState() {
-      const mine = handoff && handoff.status === "held" && me && handoff.agent_name === me.display_name;
+      // The holder works the conversation; a manager may step in (backend/agents/permissions.py).
+      const mine = handoff && handoff.status === "held" && me &&
+        (handoff.agent_username === me.username || me.role === "manager");
       $("take").hidden = !(handoff && handoff.status === "waiting");
       $("hand-back").hidden = !mine;
       $("close").hidden = !mine;

@@ -119,3 +119,15 @@ def test_demo_accounts_come_from_the_settings_once(session: Session) -> None:
     assert authenticate(session, "desk", "a-long-demo-secret", settings).role is Role.agent
     none = Settings(demo_agent_password="", demo_manager_password="")
     assert ensure_demo_agents(session, none) == []
+
+
+def test_production_never_creates_accounts_with_the_published_demo_passwords(
+    session: Session,
+) -> None:
+    published = Settings(parcelline_mode="production")
+    assert published.secret("demo_manager_password") == ""
+    assert published.secret("internal_api_token") == ""
+    assert ensure_demo_agents(session, published) == []
+    own = Settings(parcelline_mode="production", demo_manager_password="our-own-long-secret")
+    assert ensure_demo_agents(session, own) == ["manager"]
+    assert Settings().secret("demo_manager_password") == "parcelline-manager-demo"  # a demo

@@ -235,6 +235,7 @@ def start_backend(database_url: str) -> Iterator[Callable[..., Backend]]:
             # Every test speaks from 127.0.0.1, many fast: limits only where a test sets them.
             "chat_rate_per_conversation": 0,
             "chat_rate_per_ip": 0,
+            "login_max_failures_per_ip": 0,
         } | overrides
         settings = Settings(**values)
         server = serve(create_app(settings))
@@ -267,6 +268,11 @@ def login_headers(backend: Backend, role: str = "manager") -> dict[str, str]:
         if role == "manager"
         else (settings.demo_agent_username, settings.demo_agent_password)
     )
+    return sign_in(backend, username, password)
+
+
+def sign_in(backend: Backend, username: str, password: str) -> dict[str, str]:
+    """Bearer headers of a fresh session of any console account."""
     with backend.client() as client:
         response = client.post(
             "/api/agent/login", json={"username": username, "password": password}

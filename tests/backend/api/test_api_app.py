@@ -90,6 +90,7 @@ def test_openapi_documents_every_public_route(backend):
         ("POST", "/api/agent/complaints/{reference}/status"),
         ("POST", "/api/agent/complaints/{reference}/notes"),
         ("POST", "/api/agent/complaints/{reference}/resolve"),
+        ("POST", "/api/agent/complaints/{reference}/assign"),
         ("POST", "/api/agent/complaints"),
         ("POST", "/api/agent/login"),
         ("POST", "/api/agent/logout"),

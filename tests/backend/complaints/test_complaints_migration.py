@@ -21,7 +21,11 @@ def test_complaint_tables_up_and_down(request: pytest.FixtureRequest, database: 
         (fk["referred_table"], tuple(fk["constrained_columns"]))
         for fk in inspector.get_foreign_keys("complaint_tickets")
     }
-    assert foreign_keys == {("customers", ("customer_id",)), ("shipments", ("shipment_id",))}
+    assert foreign_keys == {
+        ("customers", ("customer_id",)),
+        ("shipments", ("shipment_id",)),
+        ("agents", ("owner_agent_id",)),  # 0007: the owning console account
+    }
     command.downgrade(alembic_config(url), "0001")
     assert not TABLES & set(inspect(get_engine(url)).get_table_names())
     upgrade_database(url)

@@ -125,6 +125,20 @@ def test_take_once_end_only_by_the_holder(session: Session) -> None:
         service.close(session, handoff.id, priya)
 
 
+def test_a_manager_may_end_a_conversation_another_agent_holds(session: Session) -> None:
+    priya = identity_of(create_agent(session, "priya", "a-long-password", Role.agent, "Priya"))
+    boss = identity_of(create_agent(session, "boss", "a-long-password", Role.manager, "Dana"))
+    handoff = service.request_handoff(
+        session, "conv-shift", Reason.asked, SETTINGS, now=OPEN
+    ).handoff
+    assert handoff.id is not None
+    service.take(session, handoff.id, priya)
+    ended, text = service.close(session, handoff.id, boss)
+    assert ended.status is HandoffStatus.closed and text.startswith("Dana has closed")
+    with pytest.raises(service.HandoffError):  # ended once: the holder cannot end it again
+        service.hand_back(session, handoff.id, priya)
+
+
 def test_untaken_handoffs_become_call_back_tickets(session: Session) -> None:
     settings = Settings(handoff_pickup_minutes=15, log_level="WARNING")
     old = service.request_handoff(session, "conv-old", Reason.asked, settings, now=OPEN).handoff
