@@ -10,13 +10,22 @@ Rasa's SQL tracker store (production mode) pools PostgreSQL connections without 
 after the database restarted or the network cut the connections, the first turn on each dead
 connection failed. They are now pinged on checkout (one round trip) and replaced when dead.
 
+Rasa also wraps every tracker store in a FailSafeTrackerStore, which on a database error reads
+an empty conversation and saves the turn to process memory: during a PostgreSQL outage a
+shipper in the middle of a form was answered as a stranger. Here the error fails the turn
+instead (the gateway apologises) and the stored conversation stays as it was, to go on from
+there when the database is back.
+
 Runs in the Rasa environment: `.venv/rasa/bin/python scripts/rasa_server.py run ...`.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
+
+logger = logging.getLogger("rasa.core.tracker_store")
 
 
 def compile_response_check() -> None:
@@ -51,9 +60,21 @@ def check_tracker_connections() -> None:
     tracker_store.create_engine_kwargs = create_engine_kwargs
 
 
+def fail_turns_on_tracker_store_errors() -> None:
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    def raise_error(self: FailSafeTrackerStore, error: Exception) -> None:
+        logger.error("tracker store failed, the turn fails: %s", error)
+        raise error
+
+    FailSafeTrackerStore.on_tracker_store_error = raise_error  # type: ignore[method-assign]
+    FailSafeTrackerStore.on_tracker_store_retrieve_error = raise_error  # type: ignore[method-assign]
+
+
 if __name__ == "__main__":
     from rasa.__main__ import main
 
     compile_response_check()
     check_tracker_connections()
+    fail_turns_on_tracker_store_errors()
     sys.exit(main())
