@@ -24,7 +24,7 @@ from backend.crm.recompute import recompute_all
 from backend.store.db import get_engine
 from backend.store.seed import seed_database
 from knowledge import index as kindex
-from scripts.production import secrets_env, write_endpoints
+from scripts.production import ENDPOINTS_FILE, secrets_env, write_endpoints
 from scripts.stack import Ports, Stack, free_port
 from scripts.train import train
 
@@ -184,7 +184,7 @@ def production_stack(
         database_url=store_url,
         ports=Ports.free(),
         log_dir=log_dir,
-        endpoints=str(write_endpoints(settings, log_dir / "endpoints.production.yml")),
+        endpoints=str(write_endpoints(settings, log_dir / ENDPOINTS_FILE.name)),
         rasa_env=secrets_env(settings),
         extra_rasa_ports=[free_port()],
     )
