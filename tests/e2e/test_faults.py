@@ -1,6 +1,6 @@
 """Faults in production mode, on this machine's PostgreSQL and Redis: the action server killed
-mid-form, PostgreSQL unreachable for a few seconds, and messages racing into one conversation
-on two Rasa servers.
+mid-form (in the embedded stack too), PostgreSQL unreachable for a few seconds, and messages
+racing into one conversation on two Rasa servers, with and without the shared lock store.
 
 Every service reaches PostgreSQL through a gate (a TCP forwarder the test closes to cut the
 database off, established connections included); the test itself reads the store directly.
