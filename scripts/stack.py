@@ -207,9 +207,14 @@ class Stack:
             proc.wait()
 
     def restart(self, name: str, timeout: float = 240.0) -> None:
-        self.kill(name)
-        self._launch(name)
-        self.wait_until_ready(timeout, progress=False, only=[name])
+        self.restart_together([name], timeout)
+
+    def restart_together(self, names: list[str], timeout: float = 240.0) -> None:
+        """Restart several services, starting in parallel (fault tests)."""
+        for name in names:
+            self.kill(name)
+            self._launch(name)
+        self.wait_until_ready(timeout, progress=False, only=names)
 
     def wait_until_ready(
         self, timeout: float, progress: bool, only: list[str] | None = None

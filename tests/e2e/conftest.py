@@ -89,9 +89,9 @@ def chat(stack: Stack) -> Iterator[Chat]:
         yield Chat(client, uuid.uuid4().hex)
 
 
-@pytest.fixture(scope="session")
-def examples(e2e_store: str) -> dict[str, Shipment]:
-    with Session(get_engine(e2e_store)) as session:
+def shipment_examples(url: str) -> dict[str, Shipment]:
+    """One seeded shipment of every kind (delivered, damaged, lost, ...) in the store at `url`."""
+    with Session(get_engine(url)) as session:
         found: dict[str, Shipment] = {}
         for kind, number in example_numbers(session).items():
             shipment = find_shipment(session, number)
@@ -99,3 +99,8 @@ def examples(e2e_store: str) -> dict[str, Shipment]:
             session.expunge(shipment)
             found[kind] = shipment
         return found
+
+
+@pytest.fixture(scope="session")
+def examples(e2e_store: str) -> dict[str, Shipment]:
+    return shipment_examples(e2e_store)

@@ -11,11 +11,8 @@ gateway's choice turn by turn.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,10 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy import text
 from sqlmodel import select
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
@@ -36,19 +30,12 @@ from backend.api.rasa_gateway import server_order
 from backend.api.rate_limit import rate_limited_reply
 from backend.api.routes.chat import empty_message_reply
 from backend.complaints.models import ComplaintTicket
-from backend.config import Settings
-from backend.crm.recompute import recompute_all
 from backend.store.db import get_engine, session_scope
 from backend.store.models import Shipment
-from backend.store.queries import find_shipment
-from backend.store.seed import example_numbers, seed_database
-from knowledge import index as kindex
-from scripts.production import secrets_env, write_endpoints
-from scripts.stack import Ports, Stack, free_port
-from scripts.train import train
-from tests.e2e.conftest import Chat, agent_headers
+from scripts.stack import Stack
+from tests.e2e.conftest import Chat, agent_headers, shipment_examples
+from tests.e2e.production import Gate, production_stack, production_store, rasa_gates
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATABASE = "parcelline_prod_test"
 REDIS_DB = 13
 BACKEND_WORKERS = 2
@@ -56,184 +43,33 @@ RATE_PER_CONVERSATION = 10
 REFERENCE = re.compile(r"\bC-\d{2}-\d{5}\b")
 
 
-def redis_command(*words: str) -> bytes:
-    """One command to the machine's Redis in its own protocol (no client library needed)."""
-    payload = f"*{len(words)}\r\n".encode() + b"".join(
-        f"${len(w.encode())}\r\n{w}\r\n".encode() for w in words
-    )
-    with socket.create_connection(("127.0.0.1", 6379), timeout=3) as sock:
-        sock.sendall(f"*2\r\n$6\r\nSELECT\r\n${len(str(REDIS_DB))}\r\n{REDIS_DB}\r\n".encode())
-        assert sock.recv(64).startswith(b"+OK")
-        sock.sendall(payload)
-        return sock.recv(65536)
-
-
-class Gate:
-    """A TCP forwarder to one Rasa server that the test opens and closes."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.port = free_port()
-        self.upstream_port = upstream_port
-        # Chunks forwarded towards the server: a turn sent through this gate adds at least one.
-        self.requests = 0
-        self._server: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._open_pairs: list[tuple[socket.socket, socket.socket]] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def open(self) -> None:
-        if self._server is not None:
-            return
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
-        server.listen(16)
-        self._server = server
-        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
-
-    def close(self) -> None:
-        """Refuse new connections and cut the open ones, as a stopped server's port does."""
-        server, self._server = self._server, None
-        if server is not None:
-            # shutdown, not close alone: it wakes the thread blocked in accept() and stops
-            # the kernel from accepting on its behalf.
-            with contextlib.suppress(OSError):
-                server.shutdown(socket.SHUT_RDWR)
-            server.close()
-        with self._lock:
-            pairs, self._open_pairs = self._open_pairs, []
-        for pair in pairs:
-            for sock in pair:
-                sock.close()
-
-    def _accept(self, server: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._open_pairs.append((client, upstream))
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        _pump(
-            source, target, self._count if target.getpeername()[1] == self.upstream_port else None
-        )
-
-    def _count(self) -> None:
-        with self._lock:
-            self.requests += 1
-
-
-def _pump(source: socket.socket, target: socket.socket, on_data: Callable[[], None] | None) -> None:
-    try:
-        while data := source.recv(65536):
-            if on_data is not None:
-                on_data()
-            target.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for sock in (source, target):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
 @pytest.fixture(scope="module")
 def prod_store() -> Iterator[str]:
-    admin = create_engine(
-        ADMIN_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )  # fmt: skip
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable: {exc.orig}")
-    url = make_url(ADMIN_URL).set(database=DATABASE).render_as_string(hide_password=False)
-    seed_database(url, customers=60, shipments=2500, seed=11, echo=lambda _: None)
-    recompute_all(get_engine(url))
-    yield url
-    get_engine(url).dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-    admin.dispose()
+    with production_store(DATABASE) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def prod_stack(prod_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    try:
-        assert redis_command("FLUSHDB").startswith(b"+OK")
-    except OSError as exc:
-        pytest.skip(f"Redis is not reachable: {exc}")
-    model = train()
-    kindex.ensure_built(echo=lambda _line: None)
     logs = Path(tmp_path_factory.mktemp("prod-logs"))
-    settings = Settings(
-        parcelline_mode="production",
-        database_url=prod_store,
-        redis_url=f"redis://127.0.0.1:6379/{REDIS_DB}",
-    )
-    ports = Ports.free()
-    stack = Stack(
-        model=model,
-        database_url=prod_store,
-        ports=ports,
-        log_dir=logs,
-        endpoints=str(write_endpoints(settings, logs / "endpoints.production.yml")),
-        rasa_env=secrets_env(settings),
-        extra_rasa_ports=[free_port()],
-        extra_action_ports=[free_port()],
-        backend_workers=BACKEND_WORKERS,
-    )
-    gates = [Gate(port) for port in stack.rasa_ports.values()]
-    for gate in gates:
-        gate.open()
-    stack.env = {
-        "PARCELLINE_MODE": "production",
-        "REDIS_URL": settings.redis_url,
-        "RASA_SERVERS": ",".join(gate.url for gate in gates),
+    env = {
         # Every test speaks from 127.0.0.1: a per-conversation limit only, above any dialogue.
         "CHAT_RATE_PER_CONVERSATION": str(RATE_PER_CONVERSATION),
-        "CHAT_RATE_PER_IP": "0",
         "HANDOFF_HOURS": "always",
     }
-    stack.gates = gates  # type: ignore[attr-defined]
-    stack.start(timeout=420)
-    try:
+    with production_stack(
+        prod_store, REDIS_DB, logs, env, backend_workers=BACKEND_WORKERS
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
-        for gate in gates:
-            gate.close()
-        redis_command("FLUSHDB")
 
 
 @pytest.fixture
 def examples(prod_store: str) -> dict[str, Shipment]:
-    with session_scope(prod_store) as session:
-        found: dict[str, Shipment] = {}
-        for kind, number in example_numbers(session).items():
-            shipment = find_shipment(session, number)
-            assert shipment is not None
-            session.expunge(shipment)
-            found[kind] = shipment
-        return found
+    return shipment_examples(prod_store)
 
 
 def only_through(stack: Stack, index: int) -> Gate:
-    gates: list[Gate] = stack.gates  # type: ignore[attr-defined]
+    gates = rasa_gates(stack)
     for number, gate in enumerate(gates):
         gate.open() if number == index else gate.close()
     return gates[index]
@@ -337,7 +173,7 @@ def test_each_rasa_server_calls_its_own_action_server(prod_stack: Stack) -> None
 def test_many_conversations_over_http_and_sockets_each_get_their_own_answers(
     prod_stack: Stack, prod_store: str
 ) -> None:
-    for gate in prod_stack.gates:  # type: ignore[attr-defined]
+    for gate in rasa_gates(prod_stack):
         gate.open()
     with session_scope(prod_store) as session:
         numbers = list(
@@ -380,7 +216,7 @@ def test_many_conversations_over_http_and_sockets_each_get_their_own_answers(
 
 
 def test_an_agent_reply_reaches_a_socket_held_by_another_worker(prod_stack: Stack) -> None:
-    for gate in prod_stack.gates:  # type: ignore[attr-defined]
+    for gate in rasa_gates(prod_stack):
         gate.open()
     headers = agent_headers(prod_stack)
     crossed = 0
@@ -446,7 +282,7 @@ def test_the_rate_limit_is_counted_across_workers(prod_stack: Stack) -> None:
 def test_one_server_killed_the_conversation_goes_on(
     prod_stack: Stack, prod_store: str, examples: dict[str, Shipment]
 ) -> None:
-    gates: list[Gate] = prod_stack.gates  # type: ignore[attr-defined]
+    gates = rasa_gates(prod_stack)
     for gate in gates:
         gate.open()
     parcel = examples["damaged"]

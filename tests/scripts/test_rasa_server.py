@@ -1,11 +1,23 @@
 """scripts/rasa_server.py, run in the Rasa environment: valid action server responses pass the
-once-compiled check, invalid ones are refused by Rasa's own check with its own message."""
+once-compiled check, invalid ones are refused by Rasa's own check with its own message; the SQL
+tracker store answers on the first request after its pooled connections were cut, and fails
+while the database is unreachable instead of answering from an empty conversation."""
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from scripts.paths import RASA_PYTHON, ROOT
+from scripts.train import rasa_env
+
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PROBE_DATABASE = "parcelline_faults_tracker_probe"
 
 PROBE = """
 import sys
@@ -30,3 +42,90 @@ def test_responses_are_checked_once_compiled_and_refused_as_before() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.split()
     assert lines[-4:] == ["valid", "True", "refused", "True"]
+
+
+TRACKER_PROBE = """
+import asyncio, sys
+import sqlalchemy as sa
+sys.path.insert(0, "scripts")
+import rasa_server
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
+from rasa.shared.core.domain import Domain
+
+mode, database, admin_url = sys.argv[1:]
+if mode == "product":
+    rasa_server.check_tracker_connections()
+    rasa_server.fail_turns_on_tracker_store_errors()
+sql = SQLTrackerStore(
+    Domain.empty(), dialect="postgresql", host="127.0.0.1", port=5432, db=database,
+    username="postgres",
+)
+store = FailSafeTrackerStore(sql)  # as Rasa's agent wraps every tracker store
+admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+
+def cut(refuse_new: bool) -> None:
+    with admin.connect() as connection:
+        if refuse_new:  # the database unreachable from now on
+            connection.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+        connection.execute(sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = :db AND pid <> pg_backend_pid()"
+        ), {"db": database})
+
+async def main():
+    await sql.retrieve("probe")  # leaves a connection in the pool
+    cut(refuse_new=False)  # what a restart or a cut network does to it
+    try:
+        await sql.retrieve("probe")
+        print("after-cut:answered")
+    except sa.exc.OperationalError:
+        print("after-cut:failed")
+    cut(refuse_new=True)
+    try:
+        found = await store.retrieve("probe")
+        print("outage:stranger" if found is None else "outage:found")
+    except sa.exc.OperationalError:
+        print("outage:raised")
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture
+def tracker_database() -> Iterator[str]:
+    admin = create_engine(
+        ADMIN_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 3},
+    )  # fmt: skip
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{PROBE_DATABASE}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{PROBE_DATABASE}"'))
+    except OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable: {exc.orig}")
+    yield PROBE_DATABASE
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{PROBE_DATABASE}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.mark.parametrize(
+    ("mode", "outcome"),
+    [
+        ("product", ["after-cut:answered", "outage:raised"]),
+        ("as-rasa-ships", ["after-cut:failed", "outage:stranger"]),
+    ],
+)
+def test_tracker_store_recovers_and_never_answers_a_stranger(
+    tracker_database: str, mode: str, outcome: list[str]
+) -> None:
+    """After PostgreSQL cut the pooled connections, Rasa's own pool fails the next request; the
+    checked one answers. With the database unreachable, Rasa's fail-safe wrapper reads an empty
+    conversation (the shipper's form forgotten for that turn); the product's fails the turn."""
+    admin_psycopg2 = ADMIN_URL.replace("+psycopg", "")  # the Rasa environment has psycopg2
+    done = subprocess.run(
+        [str(RASA_PYTHON), "-c", TRACKER_PROBE, mode, tracker_database, admin_psycopg2],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=rasa_env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == outcome

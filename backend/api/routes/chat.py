@@ -13,8 +13,9 @@ import logging
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
@@ -49,6 +50,7 @@ _CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
 # Close code for a socket whose conversation id is refused: the widget starts a new one.
 POLICY_VIOLATION = 1008
 HISTORY_LIMIT = 200
+T = TypeVar("T")
 
 # A message starting with "/" is how Rasa receives a button payload (intent plus optional
 # entities as JSON). Typed by hand, it reaches Rasa the same way only when it has exactly that
@@ -132,7 +134,7 @@ async def answer(
         return Answer(None, [_notice(empty_message_reply())])
     if len(text) > settings.max_message_chars:
         return Answer(None, [_notice(too_long_reply(settings))])
-    if await run_in_threadpool(chat_hook.agent_holds, gateway.engine, conversation_id):
+    if await _from_store(False, chat_hook.agent_holds, gateway.engine, conversation_id):
         # An agent has the conversation: their console shows the message; the bot stays quiet.
         customer = await run_in_threadpool(
             gateway.record, conversation_id, BotMessage(text=text), "customer"
@@ -143,8 +145,8 @@ async def answer(
     if chat_hook.is_threat(text):
         slots = await gateway.conversation_slots(conversation_id) or {}
         number = str(slots.get("tracking_number") or "") or None
-        notice = await run_in_threadpool(
-            chat_hook.threat_handoff, gateway.engine, settings, conversation_id, text, number
+        notice = await _from_store(
+            None, chat_hook.threat_handoff, gateway.engine, settings, conversation_id, text, number
         )
         if notice:
             messages.append(
@@ -152,7 +154,8 @@ async def answer(
                     gateway.record, conversation_id, BotMessage(text=notice), "bot"
                 )
             )
-    elif await run_in_threadpool(
+    elif await _from_store(
+        False,
         chat_hook.needs_calming,
         gateway.engine,
         conversation_id,
@@ -162,6 +165,17 @@ async def answer(
         calm = BotMessage(text=CALM_REPLY, buttons=[Button(**b) for b in CALM_BUTTONS])
         messages.append(await run_in_threadpool(gateway.record, conversation_id, calm, "bot"))
     return Answer(turn.customer.id, messages)
+
+
+async def _from_store(unavailable: T, check: Callable[..., T], *args: Any) -> T:
+    """A handoff check that reads the store, run in the thread pool; `unavailable` when the
+    store fails. With the store down the turn still goes to the assistant, which answers what it
+    can and apologises for the rest, rather than the whole message failing with a 503."""
+    try:
+        return await run_in_threadpool(check, *args)
+    except SQLAlchemyError as exc:
+        logger.error("%s skipped, store unavailable: %s", check.__name__, type(exc).__name__)
+        return unavailable
 
 
 def get_limiter(request: Request) -> Limiter:

@@ -32,6 +32,8 @@ from backend.api.main import create_app
 from backend.config import Settings
 
 CALLBACK_SECRET = "test-callback-secret-0123456789"
+# A PostgreSQL URL nothing answers on (port 1 refuses at once), with a password to keep out of logs.
+UNREACHABLE_POSTGRES = "postgresql+psycopg://assistant:secret@127.0.0.1:1/logistics"
 
 
 def free_port() -> int:

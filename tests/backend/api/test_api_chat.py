@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from backend.api.rasa_gateway import apology_text
+from tests.backend.api.conftest import UNREACHABLE_POSTGRES
 
 
 def texts(response: httpx.Response) -> list[str | None]:
@@ -249,3 +250,21 @@ def test_callback_route_is_not_documented(backend):
     paths = backend.get("/openapi.json").json()["paths"]
     assert not any(path.startswith("/rasa") for path in paths)
     assert json.dumps(paths).count(backend.settings.rasa_callback_secret) == 0
+
+
+# --- the customer store down ----------------------------------------------------------------
+
+
+def test_store_down_the_bot_still_answers_over_http(start_backend):
+    # The handoff check before the turn needs the store; its failure must not fail the chat.
+    no_db = start_backend(database_url=UNREACHABLE_POSTGRES)
+    response = no_db.chat("hello")
+    assert texts(response) == ["echo: hello"]
+    assert response.json()["customer_message_id"] is None  # not recorded, still answered
+    # Abusive words look for an earlier calm answer in the store: still an answer, not a 503.
+    assert texts(no_db.chat("you idiots")) == ["echo: you idiots"]
+
+
+def test_store_down_a_threat_is_answered(start_backend):
+    no_db = start_backend(database_url=UNREACHABLE_POSTGRES)
+    assert texts(no_db.chat("I will burn your depot down")) == ["echo: I will burn your depot down"]

@@ -21,7 +21,7 @@ from backend.api.rate_limit import rate_limited_reply
 from backend.api.routes.chat import empty_message_reply, too_long_reply
 from backend.api.schemas import BotMessage
 from backend.config import Settings
-from tests.backend.api.conftest import Backend, callback, receive, ws_url
+from tests.backend.api.conftest import UNREACHABLE_POSTGRES, Backend, callback, receive, ws_url
 
 
 @pytest.fixture
@@ -171,3 +171,13 @@ def test_a_frame_far_over_the_size_limit_is_refused_at_once(app_client: TestClie
         socket.send_json({"type": "message", "text": "y" * 1_000_000, "ref": "big"})
         reply = socket.receive_json()
     assert reply["messages"][0]["text"] == too_long_reply(Settings(max_message_chars=50)).text
+
+
+def test_store_down_a_turn_over_the_socket_is_still_answered(start_backend) -> None:
+    no_db = start_backend(database_url=UNREACHABLE_POSTGRES)
+    with connect(ws_url(no_db)) as socket:
+        receive(socket)  # ready; no transcript to replay
+        socket.send(json.dumps({"type": "message", "text": "hello", "ref": "r1"}))
+        reply = receive(socket)
+    assert reply["type"] == "reply" and reply["ref"] == "r1"
+    assert [m["text"] for m in reply["messages"]] == ["echo: hello"]

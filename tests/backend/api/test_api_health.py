@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-UNREACHABLE_POSTGRES = "postgresql+psycopg://assistant:secret@127.0.0.1:1/logistics"
+from tests.backend.api.conftest import UNREACHABLE_POSTGRES
 
 
 def test_health_ok_when_everything_answers(backend):

@@ -8,8 +8,8 @@ from sqlmodel import select
 from backend.store.db import session_scope
 from backend.store.models import Shipment, ShipmentStatus, TrackingEvent
 from backend.store.tracking_numbers import make, validate
+from tests.backend.api.conftest import UNREACHABLE_POSTGRES
 
-UNREACHABLE_POSTGRES = "postgresql+psycopg://assistant:secret@127.0.0.1:1/logistics"
 PUBLIC_FIELDS = {
     "tracking_number",
     "status",
