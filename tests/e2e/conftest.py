@@ -68,7 +68,9 @@ def stack(e2e_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def agent_headers(stack: Stack, role: str = "agent") -> dict[str, str]:
     """Bearer headers of a new session of the demo agent (or manager) the backend created."""
-    settings = Settings()
+    # The stack's own settings: production mode refuses the built-in demo passwords, so its
+    # stacks set theirs.
+    settings = Settings(**{k.lower(): v for k, v in stack.env.items() if k.startswith("DEMO_")})
     username, password = (
         (settings.demo_manager_username, settings.demo_manager_password)
         if role == "manager"

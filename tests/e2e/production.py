@@ -201,6 +201,9 @@ def production_stack(
     stack.env = {
         "PARCELLINE_MODE": "production",
         "REDIS_URL": settings.redis_url,
+        # Production mode opens nothing with the published demo passwords.
+        "DEMO_AGENT_PASSWORD": "e2e-production-agent",
+        "DEMO_MANAGER_PASSWORD": "e2e-production-manager",
         "RASA_SERVERS": ",".join(gate.url for gate in gates),
         "CHAT_RATE_PER_CONVERSATION": "0",
         "CHAT_RATE_PER_IP": "0",
