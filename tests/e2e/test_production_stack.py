@@ -19,42 +19,30 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
 from sqlmodel import select
 
 from backend.api.rasa_gateway import server_order
 from backend.complaints.models import ComplaintTicket
-from backend.config import Settings
-from backend.crm.recompute import recompute_all
 from backend.store.db import get_engine, session_scope
 from backend.store.models import Shipment
 from backend.store.queries import find_shipment
-from backend.store.seed import example_numbers, seed_database
+from backend.store.seed import example_numbers
 from knowledge import index as kindex
-from scripts.production import secrets_env, write_endpoints
-from scripts.stack import Ports, Stack, free_port
+from scripts import production_stack
+from scripts.stack import Stack, free_port
 from scripts.train import train
 from tests.e2e.conftest import Chat
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATABASE = "parcelline_prod_test"
 REDIS_DB = 13
 REFERENCE = re.compile(r"\bC-\d{2}-\d{5}\b")
 
 
 def redis_command(*words: str) -> bytes:
-    """One command to the machine's Redis in its own protocol (no client library needed)."""
-    payload = f"*{len(words)}\r\n".encode() + b"".join(
-        f"${len(w.encode())}\r\n{w}\r\n".encode() for w in words
-    )
-    with socket.create_connection(("127.0.0.1", 6379), timeout=3) as sock:
-        sock.sendall(f"*2\r\n$6\r\nSELECT\r\n${len(str(REDIS_DB))}\r\n{REDIS_DB}\r\n".encode())
-        assert sock.recv(64).startswith(b"+OK")
-        sock.sendall(payload)
-        return sock.recv(65536)
+    """One command to this module's Redis database."""
+    return production_stack.redis_command(REDIS_DB, *words)
 
 
 class Gate:
@@ -140,24 +128,11 @@ def _pump(source: socket.socket, target: socket.socket, on_data: Callable[[], No
 
 @pytest.fixture(scope="module")
 def prod_store() -> Iterator[str]:
-    admin = create_engine(
-        ADMIN_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )  # fmt: skip
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
+        with production_stack.seeded_database(DATABASE) as url:
+            yield url
     except OperationalError as exc:
         pytest.skip(f"PostgreSQL is not reachable: {exc.orig}")
-    url = make_url(ADMIN_URL).set(database=DATABASE).render_as_string(hide_password=False)
-    seed_database(url, customers=60, shipments=2500, seed=11, echo=lambda _: None)
-    recompute_all(get_engine(url))
-    yield url
-    get_engine(url).dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -169,30 +144,17 @@ def prod_stack(prod_store: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     model = train()
     kindex.ensure_built(echo=lambda _line: None)
     logs = Path(tmp_path_factory.mktemp("prod-logs"))
-    settings = Settings(
-        parcelline_mode="production",
-        database_url=prod_store,
-        redis_url=f"redis://127.0.0.1:6379/{REDIS_DB}",
-    )
-    ports = Ports.free()
-    stack = Stack(
-        model=model,
-        database_url=prod_store,
-        ports=ports,
-        log_dir=logs,
-        endpoints=str(write_endpoints(settings, logs / "endpoints.production.yml")),
-        rasa_env=secrets_env(settings),
-        extra_rasa_ports=[free_port()],
-    )
+    stack = production_stack.production_stack(model, prod_store, REDIS_DB, logs)
     gates = [Gate(port) for port in stack.rasa_ports.values()]
     for gate in gates:
         gate.open()
-    stack.env = {
-        "PARCELLINE_MODE": "production",
-        "RASA_SERVERS": ",".join(gate.url for gate in gates),
-        "CHAT_RATE_PER_CONVERSATION": "0",
-        "CHAT_RATE_PER_IP": "0",
-    }
+    stack.env.update(
+        {
+            "RASA_SERVERS": ",".join(gate.url for gate in gates),
+            "CHAT_RATE_PER_CONVERSATION": "0",
+            "CHAT_RATE_PER_IP": "0",
+        }
+    )
     stack.gates = gates  # type: ignore[attr-defined]
     stack.start(timeout=420)
     try:
