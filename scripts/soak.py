@@ -36,7 +36,9 @@ from scripts.bench import (
 
 # The shortest complaint dialogue: the first message names the parcel, the problem and tells
 # the story (eight words or more), so only the callback channel is left to ask.
-LATE_COMPLAINT = "my parcel {number} is late, it was due days ago and still hasn't arrived"
+LATE_COMPLAINT = (
+    "I want to complain about {number}, it was delivered days late and the gift was for a birthday"
+)
 
 
 def complaint_script(number: str) -> list[tuple[str, str, str]]:
@@ -190,6 +192,11 @@ class Verdict:
             or self.answers_misplaced
             or self.surveys_finished != self.surveys_completed_in_store
         )
+
+    @property
+    def complete(self) -> bool:
+        """Every conversation got to its confirmation: nothing went untested."""
+        return self.finished == self.conversations
 
     def problem(self, text: str) -> None:
         if len(self.problems) < 8:
