@@ -68,3 +68,10 @@ bench-nlu: setup
 # "--phase-seconds 120", "--time-training", "--save-baseline".
 bench: setup
 	@$(APP_PY) -m scripts.bench $(ARGS)
+.PHONY: bench-prod
+# Production mode on this machine's PostgreSQL and Redis: saturation with one and with two Rasa
+# servers (turns/s, p95 per turn type), then the soak (200 conversations filing complaints and
+# answering surveys, every confirmed ticket and answer checked in the store). ARGS="--quick",
+# "--phase-seconds 90", "--shippers 32", "--conversations 400", "--concurrency 64".
+bench-prod: setup
+	@$(APP_PY) -m scripts.bench_prod $(ARGS)

@@ -96,6 +96,16 @@ class Results:
             self.samples.append(f"{label}, {kind}: {detail[:240]}")
 
 
+@dataclass
+class Transcript:
+    """What one simulated conversation saw: its id, the reply to each turn that went as
+    expected, and whether every turn did."""
+
+    conversation_id: str = ""
+    replies: list[str] = field(default_factory=list)
+    finished: bool = False
+
+
 class Shipper:
     """One conversation over the widget's WebSocket: send a message, wait for its reply."""
 
@@ -103,26 +113,33 @@ class Shipper:
         self.url, self.results, self.pause, self.rng = url, results, pause, rng
         self.refs = itertools.count(1)
 
-    async def conversation(self, script: list[tuple[str, str, str]]) -> None:
+    async def conversation(self, script: list[tuple[str, str, str]]) -> Transcript:
         """`script`: (turn type, message, text expected in the reply, lower case or "")."""
         kind = script[0][0]
+        transcript = Transcript()
         try:
             async with websockets.connect(self.url, open_timeout=30) as socket:
                 ready = json.loads(await asyncio.wait_for(socket.recv(), 30))
                 if ready.get("type") != "ready":
                     self.results.error(kind, f"no ready frame: {ready}")
-                    return
+                    return transcript
+                transcript.conversation_id = str(ready.get("conversation_id") or "")
                 for turn, text, expected in script:
                     if self.pause:
                         await asyncio.sleep(self.rng.uniform(0.75, 1.25) * self.pause)
-                    if not await self.turn(socket, turn, text, expected):
-                        return  # the rest of a form makes no sense after a wrong answer
+                    said = await self.turn(socket, turn, text, expected)
+                    if said is None:
+                        return transcript  # the rest of a form makes no sense after a miss
+                    transcript.replies.append(said)
+                transcript.finished = True
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             self.results.error(kind, f"{type(exc).__name__}: {exc}")
+        return transcript
 
     async def turn(
         self, socket: websockets.ClientConnection, kind: str, text: str, want: str
-    ) -> bool:
+    ) -> str | None:
+        """The reply's text, or None when it was an error or not what the turn expects."""
         ref = next(self.refs)
         started = time.perf_counter()
         await socket.send(json.dumps({"type": "message", "text": text, "ref": ref}))
@@ -130,7 +147,7 @@ class Shipper:
             frame = json.loads(await asyncio.wait_for(socket.recv(), 60))
             if frame.get("type") == "error":
                 self.results.error(kind, f"{text!r} -> error frame {frame}")
-                return False
+                return None
             if frame.get("type") == "reply" and frame.get("ref") == ref:
                 break
         elapsed = (time.perf_counter() - started) * 1000
@@ -139,11 +156,44 @@ class Shipper:
         self.results.latencies[kind].append(elapsed)
         if APOLOGY in said or not said:
             self.results.error(kind, f"{text!r} -> {said!r}")
-            return False
+            return None
         if want and want not in said.lower():
             self.results.error(kind, f"{text!r} -> {said!r} (expected {want!r})", wrong=True)
-            return False
-        return True
+            return None
+        return said
+
+
+# The survey as a shipper answers it from an SMS link: (question, what is said, what the bot
+# asks next, the score the store keeps: None for the skipped comment).
+SURVEY_ANSWERS: tuple[tuple[str, str, str, int | None], ...] = (
+    ("csat", "4", "on time", 4),
+    ("on_time", "yes", "condition", 1),
+    ("condition", "yes", "courteous", 1),
+    ("courtesy", "5", "recommend", 5),
+    ("nps", "9", "anything else", 9),
+    ("comment", "nothing", "thank you", None),
+)
+
+
+def complaint_script(number: str, declared_value: float) -> list[tuple[str, str, str]]:
+    """A damage claim on a delivered parcel, five turns to a `C-` reference."""
+    kind = "complaint"
+    return [
+        (kind, f"my parcel {number} arrived crushed", "what happened"),
+        (kind, "the box was flattened and the mug inside is broken", "how much"),
+        (kind, f"£{declared_value / 2:.2f}", "photos"),
+        (kind, "no", ""),
+        (kind, "chat", "c-"),
+    ]
+
+
+def survey_script(token: str) -> list[tuple[str, str, str]]:
+    """The delivery survey from its SMS link, seven turns to the thank-you."""
+    kind = "survey"
+    return [
+        (kind, f'/give_feedback{{"survey_token":"{token}"}}', "how satisfied"),
+        *((kind, said, asks) for _question, said, asks, _score in SURVEY_ANSWERS),
+    ]
 
 
 def script_for(kind: str, pools: Pools, rng: random.Random) -> list[tuple[str, str, str]]:
@@ -156,26 +206,11 @@ def script_for(kind: str, pools: Pools, rng: random.Random) -> list[tuple[str, s
     if kind == "small talk":
         return [(kind, rng.choice(SMALL_TALK), "")]
     if kind == "complaint":
-        number, value = rng.choice(pools.damaged)
-        return [
-            (kind, f"my parcel {number} arrived crushed", "what happened"),
-            (kind, "the box was flattened and the mug inside is broken", "how much"),
-            (kind, f"£{value / 2:.2f}", "photos"),
-            (kind, "no", ""),
-            (kind, "chat", "c-"),
-        ]
+        return complaint_script(*rng.choice(pools.damaged))
     token = pools.take_token()
     if token is None:  # every invitation answered: a knowledge question instead
         return script_for("knowledge", pools, rng)
-    return [
-        (kind, f'/give_feedback{{"survey_token":"{token}"}}', "how satisfied"),
-        (kind, "4", "on time"),
-        (kind, "yes", "condition"),
-        (kind, "yes", "courteous"),
-        (kind, "5", "recommend"),
-        (kind, "9", "anything else"),
-        (kind, "nothing", "thank you"),
-    ]
+    return survey_script(token)
 
 
 # Shares of new conversations; forms are several turns each, so turns are spread more evenly.

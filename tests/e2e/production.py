@@ -1,6 +1,7 @@
 """Production mode on this machine's PostgreSQL and Redis, for the end-to-end modules that need
-it: a seeded database of the module's own, a stack of two Rasa servers sharing trackers and
-locks, and gates (TCP forwarders the test opens and closes) to cut a service off mid-test.
+it: a seeded database of the module's own, the production stack of scripts/production_stack.py
+(two Rasa servers sharing trackers and locks, an action server each, two backend workers), and
+gates (TCP forwarders the test opens and closes) to cut a service off mid-test.
 
 Each module names its own database and Redis db, so modules never share state.
 """
@@ -14,34 +15,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
 
-from backend.config import Settings
-from backend.crm.recompute import recompute_all
-from backend.store.db import get_engine
-from backend.store.seed import seed_database
 from knowledge import index as kindex
-from scripts.production import ENDPOINTS_FILE, secrets_env, write_endpoints
-from scripts.stack import Ports, Stack, free_port
+from scripts import production_stack as production
+from scripts.stack import Stack, free_port
 from scripts.train import train
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-POSTGRES_PORT = 5432
-
-
-def redis_command(*words: str, db: int) -> bytes:
-    """One command to Redis database `db` in Redis's own protocol (no client library needed)."""
-    payload = f"*{len(words)}\r\n".encode() + b"".join(
-        f"${len(w.encode())}\r\n{w}\r\n".encode() for w in words
-    )
-    with socket.create_connection(("127.0.0.1", 6379), timeout=3) as sock:
-        sock.sendall(f"*2\r\n$6\r\nSELECT\r\n${len(str(db))}\r\n{db}\r\n".encode())
-        assert sock.recv(64).startswith(b"+OK")
-        sock.sendall(payload)
-        return sock.recv(65536)
+POSTGRES_PORT = production.POSTGRES_PORT
+database_url = production.database_url
+__all__ = [
+    "POSTGRES_PORT",
+    "Gate",
+    "database_url",
+    "production_stack",
+    "production_store",
+    "rasa_gates",
+]
 
 
 class Gate:
@@ -128,37 +118,15 @@ def _pump(source: socket.socket, target: socket.socket, on_data: Callable[[], No
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def database_url(database: str, port: int = POSTGRES_PORT) -> str:
-    """The URL of `database` on this machine's PostgreSQL, or through a gate on `port`."""
-    return (
-        make_url(ADMIN_URL).set(database=database, port=port).render_as_string(hide_password=False)
-    )
-
-
 @contextlib.contextmanager
 def production_store(database: str) -> Iterator[str]:
     """A freshly created and seeded PostgreSQL database, dropped afterwards (skips the test
     when PostgreSQL is not reachable)."""
-    admin = create_engine(
-        ADMIN_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )  # fmt: skip
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{database}"'))
+        with production.seeded_database(database) as url:
+            yield url
     except OperationalError as exc:
         pytest.skip(f"PostgreSQL is not reachable: {exc.orig}")
-    url = database_url(database)
-    seed_database(url, customers=60, shipments=2500, seed=11, echo=lambda _: None)
-    recompute_all(get_engine(url))
-    try:
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextlib.contextmanager
@@ -167,48 +135,33 @@ def production_stack(
     redis_db: int,
     log_dir: Path,
     env: dict[str, str] | None = None,
-    backend_workers: int = 1,
+    backend_workers: int = 2,
 ) -> Iterator[Stack]:
-    """Two Rasa servers on the SQL tracker store and Redis lock store, each with its own action
-    server and behind a gate (`rasa_gates`), and the backend (`backend_workers` workers sharing
-    the gateway's state in Redis db `redis_db`). `store_url` is what every service uses for
-    PostgreSQL (a gate's port, to cut the database off)."""
+    """The production stack with each Rasa server behind a gate (`rasa_gates`). `store_url` is
+    what every service uses for PostgreSQL (a gate's port, to cut the database off)."""
     try:
-        assert redis_command("FLUSHDB", db=redis_db).startswith(b"+OK")
+        assert production.redis_command(redis_db, "FLUSHDB").startswith(b"+OK")
     except OSError as exc:
         pytest.skip(f"Redis is not reachable: {exc}")
     model = train()
     kindex.ensure_built(echo=lambda _line: None)
-    settings = Settings(
-        parcelline_mode="production",
-        database_url=store_url,
-        redis_url=f"redis://127.0.0.1:6379/{redis_db}",
-    )
-    stack = Stack(
-        model=model,
-        database_url=store_url,
-        ports=Ports.free(),
-        log_dir=log_dir,
-        endpoints=str(write_endpoints(settings, log_dir / ENDPOINTS_FILE.name)),
-        rasa_env=secrets_env(settings),
-        extra_rasa_ports=[free_port()],
-        extra_action_ports=[free_port()],
-        backend_workers=backend_workers,
+    stack = production.production_stack(
+        model, store_url, redis_db, log_dir, backend_workers=backend_workers
     )
     gates = [Gate(port) for port in stack.rasa_ports.values()]
     for gate in gates:
         gate.open()
-    stack.env = {
-        "PARCELLINE_MODE": "production",
-        "REDIS_URL": settings.redis_url,
-        # Production mode opens nothing with the published demo passwords.
-        "DEMO_AGENT_PASSWORD": "e2e-production-agent",
-        "DEMO_MANAGER_PASSWORD": "e2e-production-manager",
-        "RASA_SERVERS": ",".join(gate.url for gate in gates),
-        "CHAT_RATE_PER_CONVERSATION": "0",
-        "CHAT_RATE_PER_IP": "0",
-        **(env or {}),
-    }
+    stack.env.update(
+        {
+            "RASA_SERVERS": ",".join(gate.url for gate in gates),
+            "CHAT_RATE_PER_CONVERSATION": "0",
+            "CHAT_RATE_PER_IP": "0",
+            # Production mode opens nothing with the published demo passwords.
+            "DEMO_AGENT_PASSWORD": "e2e-production-agent",
+            "DEMO_MANAGER_PASSWORD": "e2e-production-manager",
+            **(env or {}),
+        }
+    )
     stack.gates = gates  # type: ignore[attr-defined]
     stack.start(timeout=420)
     try:
@@ -217,7 +170,7 @@ def production_stack(
         stack.stop()
         for gate in gates:
             gate.close()
-        redis_command("FLUSHDB", db=redis_db)
+        production.redis_command(redis_db, "FLUSHDB")
 
 
 def rasa_gates(stack: Stack) -> list[Gate]:
