@@ -65,6 +65,12 @@ KNOWLEDGE_QUESTIONS = (
 SMALL_TALK = ("hi", "hello there", "thanks!", "are you a bot?", "thank you, bye", "good morning")
 
 
+# The fields of a message frame, where a turn is more than typed text (a survey link).
+Fields = dict[str, str]
+# (turn type, typed text or message fields, text expected in the reply, lower case or "").
+Step = tuple[str, str | Fields, str]
+
+
 @dataclass
 class Pools:
     """Parcels from the seeded store for each kind of conversation."""
@@ -103,7 +109,7 @@ class Shipper:
         self.url, self.results, self.pause, self.rng = url, results, pause, rng
         self.refs = itertools.count(1)
 
-    async def conversation(self, script: list[tuple[str, str, str]]) -> None:
+    async def conversation(self, script: list[Step]) -> None:
         """`script`: (turn type, message, text expected in the reply, lower case or "")."""
         kind = script[0][0]
         try:
@@ -121,11 +127,12 @@ class Shipper:
             self.results.error(kind, f"{type(exc).__name__}: {exc}")
 
     async def turn(
-        self, socket: websockets.ClientConnection, kind: str, text: str, want: str
+        self, socket: websockets.ClientConnection, kind: str, text: str | Fields, want: str
     ) -> bool:
         ref = next(self.refs)
         started = time.perf_counter()
-        await socket.send(json.dumps({"type": "message", "text": text, "ref": ref}))
+        fields = {"text": text} if isinstance(text, str) else text
+        await socket.send(json.dumps({"type": "message", **fields, "ref": ref}))
         while True:
             frame = json.loads(await asyncio.wait_for(socket.recv(), 60))
             if frame.get("type") == "error":
@@ -146,7 +153,7 @@ class Shipper:
         return True
 
 
-def script_for(kind: str, pools: Pools, rng: random.Random) -> list[tuple[str, str, str]]:
+def script_for(kind: str, pools: Pools, rng: random.Random) -> list[Step]:
     if kind == "tracking":
         number = rng.choice(pools.tracking)
         asks = (f"where is my parcel {number}", f"track {number}", f"{number} status please")
@@ -168,7 +175,8 @@ def script_for(kind: str, pools: Pools, rng: random.Random) -> list[tuple[str, s
     if token is None:  # every invitation answered: a knowledge question instead
         return script_for("knowledge", pools, rng)
     return [
-        (kind, f'/give_feedback{{"survey_token":"{token}"}}', "how satisfied"),
+        # What the widget sends when opened from a survey link.
+        (kind, {"text": "I'd like to give feedback", "survey_token": token}, "how satisfied"),
         (kind, "4", "on time"),
         (kind, "yes", "condition"),
         (kind, "yes", "courteous"),

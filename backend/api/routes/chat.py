@@ -12,22 +12,30 @@ import contextlib
 import logging
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketState
 
+from backend.api.customer_input import (
+    SURVEY_LINK_TITLE,
+    Utterance,
+    clean_message,
+    is_blank,
+    survey_link_payload,
+    utterance,
+)
 from backend.api.rasa_gateway import RasaGateway, public
 from backend.api.rate_limit import RateLimiter, rate_limited_reply
 from backend.api.routes import GatewayDep, SessionDep, SettingsDep
 from backend.api.schemas import (
     CONVERSATION_ID_PATTERN,
+    SURVEY_TOKEN_PATTERN,
     BotMessage,
     Button,
     ChatHistory,
@@ -37,7 +45,7 @@ from backend.api.schemas import (
     PendingMessages,
 )
 from backend.config import Settings
-from backend.conversations.service import conversation_history
+from backend.conversations.service import conversation_history, offered_buttons
 from backend.handoff import chat_hook
 from backend.tone import CALM_BUTTONS, CALM_REPLY
 
@@ -48,37 +56,6 @@ _CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
 # Close code for a socket whose conversation id is refused: the widget starts a new one.
 POLICY_VIOLATION = 1008
 HISTORY_LIMIT = 200
-
-# A message starting with "/" is how Rasa receives a button payload (intent plus optional
-# entities as JSON). Typed by hand, it reaches Rasa the same way only when it has exactly that
-# shape; anything else starting with "/" (a path, a smiley) loses its leading slashes and goes
-# as plain text, so Rasa never tries to read it as an intent. Payloads are not checked against
-# the buttons the bot offered: a customer typing "/affirm" can say no more than typing "yes".
-INTENT_PAYLOAD = re.compile(r"/[a-z_]+(\{.*\})?")
-
-# Control characters other than tab and newline, and lone surrogates (which cannot be encoded).
-_DROPPED_CATEGORIES = {"Cc", "Cs"}
-_KEPT_CONTROLS = {"\n", "\t"}
-# Characters that carry nothing on their own: separators, format characters (zero-width space).
-_BLANK_CATEGORIES = {"Zs", "Zl", "Zp", "Cf", "Cc"}
-
-
-def clean_message(raw: str) -> str:
-    """NFC-normalise, drop control characters except tab/newline, strip surrounding blanks."""
-    text = unicodedata.normalize("NFC", raw)
-    text = "".join(
-        ch
-        for ch in text
-        if ch in _KEPT_CONTROLS or unicodedata.category(ch) not in _DROPPED_CATEGORIES
-    )
-    text = text.strip()
-    if text.startswith("/") and not INTENT_PAYLOAD.fullmatch(text):
-        text = text.lstrip("/").strip()
-    return text
-
-
-def is_blank(text: str) -> bool:
-    return all(unicodedata.category(ch) in _BLANK_CATEGORIES for ch in text)
 
 
 def empty_message_reply() -> BotMessage:
@@ -111,6 +88,35 @@ def _notice(message: BotMessage) -> ChatMessagePublic:
     return ChatMessagePublic(text=message.text, sender="bot")
 
 
+def _offered(gateway: RasaGateway, conversation_id: str) -> list[dict[str, Any]]:
+    if gateway.engine is None:
+        return []
+    try:
+        with Session(gateway.engine) as session:
+            return offered_buttons(session, conversation_id)
+    except SQLAlchemyError as exc:
+        # Unverifiable is not offered: the click still goes, as its title in plain text.
+        logger.error("offered buttons unreadable conversation=%s: %s", conversation_id, exc)
+        return []
+
+
+async def _utterance(
+    gateway: RasaGateway,
+    conversation_id: str,
+    message: str,
+    payload: str | None,
+    survey_token: str | None,
+) -> Utterance:
+    if survey_token is not None:
+        return Utterance(
+            survey_link_payload(survey_token), clean_message(message) or SURVEY_LINK_TITLE
+        )
+    if payload is None and not message.lstrip().startswith("/"):
+        return utterance(message, None, [])  # typed text: no need to read the offers
+    offered = await run_in_threadpool(_offered, gateway, conversation_id)
+    return utterance(message, payload, offered)
+
+
 async def answer(
     raw: str,
     conversation_id: str,
@@ -118,15 +124,22 @@ async def answer(
     gateway: RasaGateway,
     limiter: RateLimiter,
     settings: Settings,
+    payload: str | None = None,
+    survey_token: str | None = None,
 ) -> Answer:
-    """One customer message from either transport, through the limits to the assistant."""
+    """One customer message from either transport, through the limits to the assistant:
+    `raw` is what they typed or the title of the button they chose (`payload`), or the
+    opening words of a survey link (`survey_token`)."""
     if not limiter.allow(conversation_id, client_ip):
         logger.info("rate limited conversation=%s ip=%s", conversation_id, client_ip)
         return Answer(None, [_notice(rate_limited_reply())])
     # Far over the limit: refused before the work of cleaning it.
     if len(raw) > 2 * settings.max_message_chars:
         return Answer(None, [_notice(too_long_reply(settings))])
-    text = clean_message(raw)
+    if payload is not None and len(payload) > 2 * settings.max_message_chars:
+        payload = ""  # longer than any button the bot offers: not a click
+    said = await _utterance(gateway, conversation_id, raw, payload, survey_token)
+    text = said.shown
     if is_blank(text):
         return Answer(None, [_notice(empty_message_reply())])
     if len(text) > settings.max_message_chars:
@@ -137,7 +150,7 @@ async def answer(
             gateway.record, conversation_id, BotMessage(text=text), "customer"
         )
         return Answer(customer.id, [])
-    turn = await gateway.turn(conversation_id, text)
+    turn = await gateway.turn(conversation_id, said.to_rasa, shown=text)
     messages = list(turn.messages)
     if chat_hook.is_threat(text):
         slots = await gateway.conversation_slots(conversation_id) or {}
@@ -176,10 +189,14 @@ def get_limiter(request: Request) -> RateLimiter:
         "`conversation_id` is omitted (the answer carries the new id). The message is cleaned "
         "(Unicode NFC, control characters removed, blanks stripped); empty or over-long "
         "messages, and messages over the per-minute limits of the conversation or the client "
-        "address, are answered here with a polite notice without reaching the assistant. A "
-        'message shaped like a button payload (`/intent` or `/intent{"entity": "value"}`) '
-        "is passed on as one. When the assistant cannot answer, `messages` holds one apology "
-        "with the support phone number."
+        "address, are answered here with a polite notice without reaching the assistant. "
+        "A quick reply is sent as `message` (its title, kept in the transcript) and "
+        "`payload`; the payload reaches the assistant only when it is exactly one the "
+        "assistant offered in its latest messages of this conversation. Anything else, "
+        'typed `/intent{"entity": ...}` text included, reaches it as plain text with leading '
+        "slashes removed, so no intent or slot value can be set from outside. "
+        "`survey_token` starts the survey of a survey link. When the assistant cannot "
+        "answer, `messages` holds one apology with the support phone number."
     ),
 )
 async def post_chat(
@@ -188,7 +205,14 @@ async def post_chat(
     conversation_id = body.conversation_id or new_conversation_id()
     client_ip = request.client.host if request.client else None
     result = await answer(
-        body.message, conversation_id, client_ip, gateway, get_limiter(request), settings
+        body.message,
+        conversation_id,
+        client_ip,
+        gateway,
+        get_limiter(request),
+        settings,
+        payload=body.payload,
+        survey_token=body.survey_token,
     )
     return ChatResponse(
         conversation_id=conversation_id,
@@ -261,6 +285,8 @@ class _Incoming(BaseModel):
     type: Literal["message"]
     text: str
     ref: str | int | None = None
+    payload: str | None = None  # as ChatRequest: a quick reply's payload, `text` its title
+    survey_token: str | None = Field(default=None, pattern=SURVEY_TOKEN_PATTERN)
 
 
 class _Socket:
@@ -291,8 +317,9 @@ async def chat_socket(
     conversation_id: str | None = None,
     after: int = 0,
 ) -> None:
-    """JSON frames both ways. In: `{"type": "message", "text": ..., "ref": ...}` and
-    `{"type": "ping"}`. Out: `ready` (the conversation id), `reply` (the answers to the message
+    """JSON frames both ways. In: `{"type": "message", "text": ..., "ref": ...}` (plus
+    `payload` for a quick reply, `text` being its title, or `survey_token` for a survey link)
+    and `{"type": "ping"}`. Out: `ready` (the conversation id), `reply` (the answers to the message
     with that `ref`, with `customer_message_id`), `push` (messages the customer did not ask
     for, and on connect those after `after` in the transcript), `pong` and `error`."""
     await websocket.accept()
@@ -365,7 +392,14 @@ async def _handle(
         )
         return
     result = await answer(
-        message.text, conversation_id, client_ip, gateway, state.rate_limiter, settings
+        message.text,
+        conversation_id,
+        client_ip,
+        gateway,
+        state.rate_limiter,
+        settings,
+        payload=message.payload,
+        survey_token=message.survey_token,
     )
     await socket.send_messages(
         "reply", result.messages, ref=message.ref, customer_message_id=result.customer_message_id

@@ -159,8 +159,11 @@ class Backend:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=20, trust_env=False)
 
-    def chat(self, message: str, conversation_id: str | None = None) -> httpx.Response:
-        body: dict[str, Any] = {"message": message}
+    def chat(
+        self, message: str, conversation_id: str | None = None, **fields: str
+    ) -> httpx.Response:
+        """POST /api/chat; `fields` adds e.g. a quick reply's `payload`."""
+        body: dict[str, Any] = {"message": message, **fields}
         if conversation_id is not None:
             body["conversation_id"] = conversation_id
         with self.client() as client:
