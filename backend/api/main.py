@@ -60,7 +60,11 @@ parcel-tracking view. The widget talks only to this backend; the backend talks t
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, rasa_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """`rasa_transport` replaces the network between the gateway and Rasa (an in-process fake
+    Rasa for the OpenAPI fuzz); by default it is real HTTP."""
     settings = settings or get_settings()
     setup_logging(settings.log_level)
 
@@ -70,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         silence_access_log()
         app.state.engine = get_engine(settings.database_url)
         # trust_env=False: Rasa is an internal service, never reached through a proxy.
-        async with httpx.AsyncClient(trust_env=False) as client:
+        async with httpx.AsyncClient(trust_env=False, transport=rasa_transport) as client:
             app.state.http_client = client
             app.state.gateway = RasaGateway(settings, client, app.state.engine)
             app.state.gateway.bind_loop()

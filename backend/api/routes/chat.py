@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import secrets
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Path, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Message
 from starlette.websockets import WebSocketState
 
 from backend.api.customer_input import (
@@ -49,7 +53,29 @@ from backend.conversations.service import conversation_history, offered_buttons
 from backend.handoff import chat_hook
 from backend.tone import CALM_BUTTONS, CALM_REPLY
 
-router = APIRouter(prefix="/api/chat", tags=["chat"])
+
+class _Utf8Request(Request):
+    """A request whose body is read as UTF-8 with U+FFFD for invalid bytes: no browser sends
+    them, and whoever does gets an answer about what could be read, not a parse error."""
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_body"):
+            raw = await super().body()
+            self._body = raw.decode("utf-8", "replace").encode()
+        return self._body
+
+
+class _Utf8Route(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def lenient(request: Request) -> Response:
+            return await handler(_Utf8Request(request.scope, request.receive))
+
+        return lenient
+
+
+router = APIRouter(prefix="/api/chat", tags=["chat"], route_class=_Utf8Route)
 logger = logging.getLogger("backend.api.chat")
 
 _CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
@@ -343,12 +369,12 @@ async def chat_socket(
         await socket.send_messages("push", missed)
         pusher = asyncio.create_task(_push_forever(socket, queue))
         while True:
-            frame = await websocket.receive_json()
+            frame = _decode(await websocket.receive())
             await _handle(frame, socket, conversation_id, client_ip, gateway, state, settings)
     except WebSocketDisconnect:
         pass
-    except (ValueError, RuntimeError) as exc:
-        # Not JSON, or the socket went away mid-send: end this connection, the widget reconnects.
+    except RuntimeError as exc:
+        # The socket went away mid-send: end this connection, the widget reconnects.
         logger.info("socket closed conversation=%s: %s", conversation_id, exc)
     finally:
         if pusher is not None:
@@ -359,6 +385,20 @@ async def chat_socket(
         if websocket.client_state is WebSocketState.CONNECTED:
             with contextlib.suppress(RuntimeError):
                 await websocket.close()
+
+
+def _decode(message: Message) -> Any:
+    """The JSON of a text or binary frame; None when it is neither UTF-8 nor JSON (answered with
+    a polite error frame, and the socket stays open)."""
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    raw: str | bytes | None = message.get("text")
+    if raw is None:
+        raw = message.get("bytes") or b""
+    try:
+        return json.loads(raw)
+    except ValueError:  # UnicodeDecodeError included
+        return None
 
 
 async def _push_forever(socket: _Socket, queue: asyncio.Queue[ChatMessagePublic]) -> None:

@@ -81,7 +81,9 @@ class ServerThread:
 class FakeRasa:
     """Stands in for `rasa run` with the callback channel enabled."""
 
-    def __init__(self) -> None:
+    def __init__(self, callback_transport: httpx.AsyncBaseTransport | None = None) -> None:
+        # How bot messages reach the backend: real HTTP, or an in-process app's transport.
+        self.callback_transport = callback_transport
         self.callback_url = ""
         self.received: list[tuple[str, str]] = []
         self._running: dict[str, int] = defaultdict(int)
@@ -143,7 +145,7 @@ class FakeRasa:
 
     async def say(self, sender: str, message: dict[str, Any]) -> None:
         # Exactly what Rasa's CallbackOutput sends: recipient_id plus the message's fields.
-        async with httpx.AsyncClient(trust_env=False) as client:
+        async with httpx.AsyncClient(trust_env=False, transport=self.callback_transport) as client:
             response = await client.post(
                 self.callback_url, json={"recipient_id": sender, **message}
             )
