@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from backend.agents.service import ensure_demo_agents
 from backend.api.logging import RequestLogMiddleware, setup_logging, silence_access_log
+from backend.api.openapi_errors import declare_errors
 from backend.api.rasa_gateway import RasaGateway
 from backend.api.rate_limit import RateLimiter
 from backend.api.routes import (
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(handoffs.router)
     app.include_router(agent_console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    declare_errors(app)
     return app
 
 

@@ -117,6 +117,11 @@ class Problem(BaseModel):
     detail: str
 
 
+def refusal(description: str) -> dict[str, Any]:
+    """An error response for a route's `responses=`: a `Problem` with this meaning."""
+    return {"model": Problem, "description": description}
+
+
 class DependencyCheck(BaseModel):
     ok: bool
     detail: str | None = None

@@ -38,7 +38,10 @@ class Chat:
     def say(self, text: str, **fields: str) -> list[dict[str, object]]:
         """POST one message; `fields` adds a quick reply's `payload` or a `survey_token`."""
         body = {"conversation_id": self.conversation_id, "message": text, **fields}
-        response = self.client.post("/api/chat", json=body)
+        # ASCII JSON: lone surrogates travel as \ud800 escapes, which httpx's encoder refuses.
+        response = self.client.post(
+            "/api/chat", content=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 200, response.text
         return list(response.json()["messages"])
 

@@ -22,7 +22,14 @@ from backend.agents.service import (
     start_session,
 )
 from backend.api.routes import SessionDep, SettingsDep
-from backend.api.routes.auth import SESSION_COOKIE, AgentDep, require_agent, same_origin
+from backend.api.routes.auth import (
+    AGENT_REFUSALS,
+    SESSION_COOKIE,
+    AgentDep,
+    require_agent,
+    same_origin,
+)
+from backend.api.schemas import refusal
 
 router = APIRouter(prefix="/api/agent", tags=["agent accounts"])
 
@@ -54,7 +61,10 @@ def _agent_out(identity: Identity) -> AgentOut:
     "/login",
     response_model=LoginOut,
     summary="Sign in (console cookie and bearer token)",
-    responses={401: {"description": "Wrong credentials or account locked."}},
+    responses={
+        401: refusal("Wrong credentials or account locked."),
+        403: refusal("A sign-in with a cookie from a page of another site."),
+    },
 )
 def login(
     body: LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
@@ -108,7 +118,7 @@ def logout(
     return response
 
 
-@router.get("/me", response_model=AgentOut, summary="Who is signed in")
+@router.get("/me", response_model=AgentOut, summary="Who is signed in", responses=AGENT_REFUSALS)
 def me(identity: Annotated[Identity, Depends(require_agent)]) -> AgentOut:
     """The signed-in agent or manager: username, display name and role."""
     return _agent_out(identity)

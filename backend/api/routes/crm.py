@@ -18,7 +18,8 @@ from sqlmodel import col, select
 from backend.agents.models import Role
 from backend.agents.service import Identity
 from backend.api.routes import EngineDep, SessionDep
-from backend.api.routes.auth import optional_agent, require_manager
+from backend.api.routes.auth import MANAGER_REFUSALS, optional_agent, require_manager
+from backend.api.schemas import refusal
 from backend.crm import churn, satisfaction, tiers
 from backend.crm.config import get_crm_settings
 from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
@@ -38,10 +39,7 @@ api = APIRouter(
     prefix="/api/crm",
     tags=["CRM (managers)"],
     dependencies=[Depends(require_manager)],
-    responses={
-        401: {"description": "Missing or wrong bearer token."},
-        503: {"description": "The database is unreachable."},
-    },
+    responses=MANAGER_REFUSALS | {503: refusal("The database is unreachable.")},
 )
 
 

@@ -23,8 +23,8 @@ from sqlmodel import Session
 from backend.agents.service import Identity
 from backend.api.rasa_gateway import RasaGateway
 from backend.api.routes import GatewayDep, SessionDep
-from backend.api.routes.auth import AgentDep
-from backend.api.schemas import CONVERSATION_ID_PATTERN, BotMessage
+from backend.api.routes.auth import AGENT_REFUSALS, AgentDep
+from backend.api.schemas import CONVERSATION_ID_PATTERN, BotMessage, refusal
 from backend.conversations import ChatMessage, conversation_history, recent_conversations
 from backend.handoff import service
 from backend.handoff.models import Handoff, HandoffStatus, Reason
@@ -77,7 +77,12 @@ router = APIRouter(
     prefix="/api/agent",
     tags=["handoff (agents)"],
     lifespan=sweep,
-    responses={401: {"description": "Not signed in."}},
+    responses=AGENT_REFUSALS
+    | {
+        403: refusal("Another agent holds this conversation."),
+        404: refusal("No such handoff."),
+        409: refusal("Not possible in the handoff's state."),
+    },
 )
 
 

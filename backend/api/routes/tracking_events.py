@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.routes import EngineDep, GatewayDep, SettingsDep
-from backend.api.routes.auth import InternalAuth
+from backend.api.routes.auth import INTERNAL_REFUSALS, InternalAuth
+from backend.api.schemas import refusal
 from backend.store.models import EventCode, Shipment, ShipmentStatus, TrackingEvent
 from backend.store.tracking_numbers import validate
 from backend.surveys import proactive
@@ -113,6 +114,7 @@ def _record(engine: Engine, body: TrackingEventIn) -> tuple[TrackingEventResult,
     "",
     response_model=TrackingEventResult,
     dependencies=[InternalAuth],
+    responses=INTERNAL_REFUSALS | {404: refusal("No parcel has this number.")},
     summary="Record a scan; a delivery starts the consignee's survey",
     description=(
         "Needs the internal API token. Records the event (once: the same code at the same "

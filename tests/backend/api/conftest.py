@@ -9,6 +9,7 @@ Each backend is built with `create_app(Settings(...))`, so tests never touch the
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -25,6 +26,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from websockets.sync.client import ClientConnection
 
 from backend.api.main import create_app
 from backend.config import Settings
@@ -183,6 +185,16 @@ class Backend:
     def get(self, path: str) -> httpx.Response:
         with self.client() as client:
             return client.get(path)
+
+
+def ws_url(backend: Backend, **params: Any) -> str:
+    """The chat WebSocket of `backend`, with `params` as its query."""
+    query = str(httpx.QueryParams(params))
+    return backend.url.replace("http://", "ws://") + "/api/chat/ws" + (f"?{query}" if query else "")
+
+
+def receive(socket: ClientConnection, timeout: float = 5) -> dict[str, Any]:
+    return dict(json.loads(socket.recv(timeout=timeout)))
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import pytest
 from websockets.sync.client import connect
 
 from backend.api.customer_input import SURVEY_LINK_TITLE
-from tests.backend.api.conftest import Backend
-from tests.backend.api.test_api_chat_socket import receive, ws_url
+from tests.backend.api.conftest import Backend, receive, ws_url
 
 
 def new_id() -> str:

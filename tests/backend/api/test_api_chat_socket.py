@@ -10,20 +10,19 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from backend.api.main import create_app
 from backend.api.rate_limit import rate_limited_reply
 from backend.api.routes.chat import empty_message_reply, too_long_reply
 from backend.api.schemas import BotMessage
 from backend.config import Settings
-from tests.backend.api.conftest import CALLBACK_SECRET, Backend
+from tests.backend.api.conftest import CALLBACK_SECRET, Backend, receive, ws_url
 
 
 @pytest.fixture
@@ -38,15 +37,6 @@ def app_client(database_url: str) -> Iterator[TestClient]:
     )
     with TestClient(create_app(settings)) as client:
         yield client
-
-
-def ws_url(backend: Backend, **params: Any) -> str:
-    query = str(httpx.QueryParams(params))
-    return backend.url.replace("http://", "ws://") + "/api/chat/ws" + (f"?{query}" if query else "")
-
-
-def receive(socket: ClientConnection, timeout: float = 5) -> dict[str, Any]:
-    return json.loads(socket.recv(timeout=timeout))
 
 
 def callback(backend: Backend, conversation: str, text: str) -> None:

@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from backend.api.main import create_app
 from backend.config import Settings
+from knowledge import index as knowledge_index
 from tests.backend.api.conftest import CALLBACK_SECRET, FakeRasa
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
@@ -68,6 +69,9 @@ def client(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     app = create_app(settings_, rasa_transport=httpx.ASGITransport(app=rasa.app))
     rasa.callback_transport = httpx.ASGITransport(app=app)
     rasa.callback_url = f"http://backend.fuzz/rasa/callback/{CALLBACK_SECRET}"
+    # The knowledge search loads (or first builds) its index once per process: do it before
+    # the fuzz, so no request waits for it past its timeout.
+    knowledge_index.get_index()
     with asgi.get_client(app) as session:
         yield session
 
