@@ -102,7 +102,12 @@ def login(
 _bearer = HTTPBearer(auto_error=False)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out")
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out",
+    responses=AGENT_REFUSALS,
+)
 def logout(
     request: Request,
     session: SessionDep,

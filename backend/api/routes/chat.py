@@ -36,7 +36,7 @@ from backend.api.customer_input import (
 )
 from backend.api.rasa_gateway import RasaGateway, public
 from backend.api.rate_limit import RateLimiter, rate_limited_reply
-from backend.api.routes import GatewayDep, SessionDep, SettingsDep
+from backend.api.routes import MAX_ROW_ID, GatewayDep, SessionDep, SettingsDep
 from backend.api.schemas import (
     CONVERSATION_ID_PATTERN,
     SURVEY_TOKEN_PATTERN,
@@ -279,7 +279,7 @@ async def get_pending(conversation_id: ConversationId, gateway: GatewayDep) -> P
 def get_history(
     conversation_id: ConversationId,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> ChatHistory:
     rows = conversation_history(session, conversation_id, HISTORY_LIMIT, after_id=after)
     return ChatHistory(conversation_id=conversation_id, messages=[public(r) for r in rows])
@@ -365,7 +365,8 @@ async def chat_socket(
     try:
         await socket.send(_frame("ready", conversation_id=conversation_id))
         # What the widget missed while disconnected (recorded, so it survives a restart too).
-        missed = await asyncio.to_thread(_read_history, websocket, conversation_id, max(after, 0))
+        after = min(max(after, 0), MAX_ROW_ID)
+        missed = await asyncio.to_thread(_read_history, websocket, conversation_id, after)
         await socket.send_messages("push", missed)
         pusher = asyncio.create_task(_push_forever(socket, queue))
         while True:

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from backend.api.routes import SessionDep, SettingsDep
+from backend.api.routes import RowId, SessionDep, SettingsDep
 from backend.api.routes.auth import INTERNAL_REFUSALS, InternalAuth
 from backend.api.schemas import refusal
 from backend.store.models import Shipment
@@ -65,7 +65,8 @@ OPTED_OUT_PAGE = (
 def post_relationship_samples(
     session: SessionDep,
     settings: SettingsDep,
-    period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+    # This century's months: the sampler computes the month's end, which year 0 or 9999 breaks.
+    period: Annotated[str | None, Query(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$")] = None,
     per_manager: Annotated[int | None, Query(ge=1, le=100)] = None,
     seed: int | None = None,
 ) -> dict[str, object]:
@@ -127,7 +128,7 @@ def get_outbox(
     dependencies=[InternalAuth],
     responses=INTERNAL_REFUSALS | {404: refusal("No such outbox message.")},
 )
-def patch_outbox(message_id: int, body: OutboxUpdate, session: SessionDep) -> OutboxMessage:
+def patch_outbox(message_id: RowId, body: OutboxUpdate, session: SessionDep) -> OutboxMessage:
     """Needs the internal API token. A gateway reports a message sent or failed."""
     message = session.get(OutboxMessage, message_id)
     if message is None:

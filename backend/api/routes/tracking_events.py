@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.routes import EngineDep, GatewayDep, SettingsDep
+from backend.api.routes import EngineDep, GatewayDep, SettingsDep, invalid
 from backend.api.routes.auth import INTERNAL_REFUSALS, InternalAuth
 from backend.api.schemas import refusal
 from backend.store.models import EventCode, Shipment, ShipmentStatus, TrackingEvent
@@ -56,7 +56,7 @@ DESCRIPTIONS = {
 def _record(engine: Engine, body: TrackingEventIn) -> tuple[TrackingEventResult, int | None]:
     checked = validate(body.tracking_number)
     if not checked.ok:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, checked.problem)
+        raise invalid(("body", "tracking_number"), checked.problem or "", body.tracking_number)
     occurred = (body.occurred_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     with Session(engine) as session:
         shipment = session.exec(
