@@ -74,9 +74,9 @@ def client(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     app = create_app(settings_, rasa_transport=httpx.ASGITransport(app=rasa.app))
     rasa.callback_transport = httpx.ASGITransport(app=app)
     rasa.callback_url = f"http://backend.fuzz/rasa/callback/{CALLBACK_SECRET}"
-    # The knowledge search loads (or first builds) its index once per process: do it before
-    # the fuzz, so no request waits for it past its timeout.
-    knowledge_index.get_index()
+    # The knowledge search loads (or first builds) its index and its query encoder once per
+    # process: do it before the fuzz, so no request waits for them past its timeout.
+    knowledge_index.search("warm up")
     with asgi.get_client(app) as session:
         yield session
 
