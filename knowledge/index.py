@@ -397,14 +397,18 @@ def search(query: str, k: int = 5, ranker: Ranker = "fused") -> SearchResult:
 
 
 def preload() -> None:
-    """Load the default index in the background when ``KNOWLEDGE_PRELOAD=1`` (the services)."""
+    """Load the default index and the query encoder in the background when
+    ``KNOWLEDGE_PRELOAD=1`` (the services)."""
     if os.environ.get("KNOWLEDGE_PRELOAD") != "1":
         return
 
     def load() -> None:
         try:
             get_index()
-            logger.info("knowledge index loaded")
+            # The query encoder too (torch and the model: seconds, far more on a busy machine),
+            # so the first shipper's question does not pay for it inside Rasa's turn timeout.
+            encode_query("warm up")
+            logger.info("knowledge index and query encoder loaded")
         except Exception:
             logger.exception("knowledge index could not be loaded")
 

@@ -65,6 +65,12 @@ KNOWLEDGE_QUESTIONS = (
 SMALL_TALK = ("hi", "hello there", "thanks!", "are you a bot?", "thank you, bye", "good morning")
 
 
+# The fields of a message frame, where a turn is more than typed text (a survey link).
+Fields = dict[str, str]
+# (turn type, typed text or message fields, text expected in the reply, lower case or "").
+Step = tuple[str, str | Fields, str]
+
+
 @dataclass
 class Pools:
     """Parcels from the seeded store for each kind of conversation."""
@@ -113,7 +119,7 @@ class Shipper:
         self.url, self.results, self.pause, self.rng = url, results, pause, rng
         self.refs = itertools.count(1)
 
-    async def conversation(self, script: list[tuple[str, str, str]]) -> Transcript:
+    async def conversation(self, script: list[Step]) -> Transcript:
         """`script`: (turn type, message, text expected in the reply, lower case or "")."""
         kind = script[0][0]
         transcript = Transcript()
@@ -137,12 +143,13 @@ class Shipper:
         return transcript
 
     async def turn(
-        self, socket: websockets.ClientConnection, kind: str, text: str, want: str
+        self, socket: websockets.ClientConnection, kind: str, text: str | Fields, want: str
     ) -> str | None:
         """The reply's text, or None when it was an error or not what the turn expects."""
         ref = next(self.refs)
         started = time.perf_counter()
-        await socket.send(json.dumps({"type": "message", "text": text, "ref": ref}))
+        fields = {"text": text} if isinstance(text, str) else text
+        await socket.send(json.dumps({"type": "message", **fields, "ref": ref}))
         while True:
             frame = json.loads(await asyncio.wait_for(socket.recv(), 60))
             if frame.get("type") == "error":
@@ -175,7 +182,7 @@ SURVEY_ANSWERS: tuple[tuple[str, str, str, int | None], ...] = (
 )
 
 
-def complaint_script(number: str, declared_value: float) -> list[tuple[str, str, str]]:
+def complaint_script(number: str, declared_value: float) -> list[Step]:
     """A damage claim on a delivered parcel, five turns to a `C-` reference."""
     kind = "complaint"
     return [
@@ -187,16 +194,17 @@ def complaint_script(number: str, declared_value: float) -> list[tuple[str, str,
     ]
 
 
-def survey_script(token: str) -> list[tuple[str, str, str]]:
+def survey_script(token: str) -> list[Step]:
     """The delivery survey from its SMS link, seven turns to the thank-you."""
     kind = "survey"
     return [
-        (kind, f'/give_feedback{{"survey_token":"{token}"}}', "how satisfied"),
+        # What the widget sends when opened from a survey link.
+        (kind, {"text": "I'd like to give feedback", "survey_token": token}, "how satisfied"),
         *((kind, said, asks) for _question, said, asks, _score in SURVEY_ANSWERS),
     ]
 
 
-def script_for(kind: str, pools: Pools, rng: random.Random) -> list[tuple[str, str, str]]:
+def script_for(kind: str, pools: Pools, rng: random.Random) -> list[Step]:
     if kind == "tracking":
         number = rng.choice(pools.tracking)
         asks = (f"where is my parcel {number}", f"track {number}", f"{number} status please")

@@ -29,6 +29,7 @@ from backend.agents.service import ensure_demo_agents
 from backend.api.conversation_bus import BusUnavailable, make_bus, shared_redis
 from backend.api.logging import RequestLogMiddleware, setup_logging, silence_access_log
 from backend.api.login_throttle import LoginThrottle
+from backend.api.openapi_errors import declare_errors
 from backend.api.rasa_gateway import RasaGateway
 from backend.api.rate_limit import make_rate_limiter
 from backend.api.routes import (
@@ -64,7 +65,11 @@ parcel-tracking view. The widget talks only to this backend; the backend talks t
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, rasa_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """`rasa_transport` replaces the network between the gateway and Rasa (an in-process fake
+    Rasa for the OpenAPI fuzz); by default it is real HTTP."""
     settings = settings or get_settings()
     setup_logging(settings.log_level)
 
@@ -78,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bus = make_bus(settings, redis)
         app.state.rate_limiter = make_rate_limiter(settings, redis)
         # trust_env=False: Rasa is an internal service, never reached through a proxy.
-        async with httpx.AsyncClient(trust_env=False) as client:
+        async with httpx.AsyncClient(trust_env=False, transport=rasa_transport) as client:
             app.state.http_client = client
             await bus.start()
             try:
@@ -140,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(handoffs.router)
     app.include_router(agent_console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    declare_errors(app)
     return app
 
 

@@ -135,15 +135,16 @@ class RasaGateway:
         """Run one user turn and return the bot's messages; an apology when Rasa fails."""
         return (await self.turn(conversation_id, text)).messages
 
-    async def turn(self, conversation_id: str, text: str) -> Turn:
-        """Record the customer's text, run the turn, record and return the bot's messages."""
+    async def turn(self, conversation_id: str, text: str, shown: str | None = None) -> Turn:
+        """Record the customer's words (`shown`: a button's title when `text` is its payload;
+        else `text`), post `text` to Rasa, record and return the bot's messages."""
         self._running += 1
         customer: ChatMessagePublic | None = None
         try:
             await self._bus.touch(conversation_id)
             async with self._bus.turn_lock(conversation_id):
                 customer = await run_in_threadpool(
-                    self.record, conversation_id, BotMessage(text=text), "customer"
+                    self.record, conversation_id, BotMessage(text=shown or text), "customer"
                 )
                 answers = await self._turn(conversation_id, text)
                 recorded = await run_in_threadpool(self._record_all, conversation_id, answers)

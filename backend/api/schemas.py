@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+# A survey link's token (`/?survey=<token>`), as backend.surveys issues them.
+SURVEY_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 
 
 class Button(BaseModel):
@@ -54,7 +56,21 @@ class ChatRequest(BaseModel):
         description="Omit on the first message; reuse the id the answer returns afterwards.",
         examples=["3f2b9c0e6d1a4b5c8e7f9a0b1c2d3e4f"],
     )
-    message: str = Field(description="What the customer typed, or a button payload.")
+    message: str = Field(
+        description="What the customer typed, or the title of the quick reply they chose."
+    )
+    payload: str | None = Field(
+        default=None,
+        description="The payload of the quick reply chosen. Passed to the assistant only when "
+        "it is exactly one the assistant offered in its latest messages of this conversation; "
+        "otherwise `message` goes as plain text.",
+        examples=["/affirm"],
+    )
+    survey_token: str | None = Field(
+        default=None,
+        pattern=SURVEY_TOKEN_PATTERN,
+        description="The token of a survey link (`/?survey=<token>`): starts that survey.",
+    )
 
 
 class ChatResponse(BaseModel):
@@ -99,6 +115,11 @@ class ShipmentPublic(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+def refusal(description: str) -> dict[str, Any]:
+    """An error response for a route's `responses=`: a `Problem` with this meaning."""
+    return {"model": Problem, "description": description}
 
 
 class DependencyCheck(BaseModel):

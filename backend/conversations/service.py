@@ -58,6 +58,26 @@ def conversation_history(
     return list(reversed(newest_first))
 
 
+def offered_buttons(session: Session, conversation_id: str) -> list[dict[str, Any]]:
+    """The quick replies the latest bot messages offer: those of every message after the
+    customer's last one (a turn may say several things; a proactive survey question or an
+    agent's message may come between turns)."""
+    last_customer = (
+        select(func.coalesce(func.max(ChatMessage.id), 0))
+        .where(
+            ChatMessage.conversation_id == conversation_id,
+            ChatMessage.sender == Sender.customer,
+        )
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        select(ChatMessage.buttons).where(
+            ChatMessage.conversation_id == conversation_id, col(ChatMessage.id) > last_customer
+        )
+    ).all()
+    return [button for buttons in rows for button in buttons or []]
+
+
 def recent_conversations(session: Session, limit: int = 50) -> list[ConversationSummary]:
     """Conversations by their latest message, newest first."""
     last = func.max(ChatMessage.created_at).label("last_message_at")

@@ -3,14 +3,19 @@ and the backend, on free ports, against a freshly seeded SQLite store."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import Session
+from websockets.sync.client import ClientConnection, connect
 
 from backend.config import Settings
 from backend.crm.recompute import recompute_all
@@ -30,15 +35,55 @@ class Chat:
     client: httpx.Client
     conversation_id: str
 
-    def say(self, text: str) -> list[dict[str, object]]:
+    def say(self, text: str, **fields: str) -> list[dict[str, object]]:
+        """POST one message; `fields` adds a quick reply's `payload` or a `survey_token`."""
+        body = {"conversation_id": self.conversation_id, "message": text, **fields}
+        # ASCII JSON: lone surrogates travel as \ud800 escapes, which httpx's encoder refuses.
         response = self.client.post(
-            "/api/chat", json={"conversation_id": self.conversation_id, "message": text}
+            "/api/chat", content=json.dumps(body), headers={"Content-Type": "application/json"}
         )
         assert response.status_code == 200, response.text
         return list(response.json()["messages"])
 
-    def say_text(self, text: str) -> str:
-        return "\n".join(str(m.get("text") or "") for m in self.say(text))
+    def say_text(self, text: str, **fields: str) -> str:
+        return "\n".join(str(m.get("text") or "") for m in self.say(text, **fields))
+
+    def choose(self, button: dict[str, str]) -> str:
+        """Click a quick reply the bot offered, as the widget does: its title and payload."""
+        return self.say_text(button["title"], payload=button["payload"])
+
+
+@dataclass
+class SocketChat:
+    """One shipper's conversation over the widget's WebSocket (`/api/chat/ws`)."""
+
+    socket: ClientConnection
+    conversation_id: str
+    refs: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, stack: Stack) -> Iterator[SocketChat]:
+        url = stack.backend_url.replace("http://", "ws://") + "/api/chat/ws"
+        with connect(url, open_timeout=30, max_size=None) as socket:
+            ready = json.loads(socket.recv(timeout=30))
+            assert ready["type"] == "ready", ready
+            yield cls(socket, ready["conversation_id"])
+
+    def frame(self, timeout: float = 60) -> dict[str, Any]:
+        return dict(json.loads(self.socket.recv(timeout=timeout)))
+
+    def reply(self, ref: object, timeout: float = 60) -> dict[str, Any]:
+        """The `reply` (or `error`) frame answering `ref`; pushes in between are skipped."""
+        while True:
+            frame = self.frame(timeout)
+            if frame["type"] == "error" or (frame["type"] == "reply" and frame["ref"] == ref):
+                return frame
+
+    def say(self, text: str, **fields: str) -> dict[str, Any]:
+        ref = next(self.refs)
+        self.socket.send(json.dumps({"type": "message", "text": text, "ref": ref, **fields}))
+        return self.reply(ref)
 
 
 @pytest.fixture(scope="session")

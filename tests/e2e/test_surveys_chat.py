@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlmodel import Session, col, select
 
+from backend.api.customer_input import SURVEY_LINK_TITLE
 from backend.store.db import get_engine
 from backend.store.models import Shipment, ShipmentStatus
 from backend.surveys.models import (
@@ -143,7 +144,7 @@ def test_a_survey_link_and_the_recovery_path(
         session.commit()
         token, invitation_id = invitation.token, invitation.id
     # What the page sends when opened at /?survey=<token>.
-    opening = chat.say_text(f'/give_feedback{{"survey_token":"{token}"}}')
+    opening = chat.say_text(SURVEY_LINK_TITLE, survey_token=token)
     assert parcel.tracking_number in opening and "how satisfied" in opening.lower()
     chat.say_text("terrible")
     chat.say_text("no")
@@ -169,12 +170,12 @@ def test_a_survey_link_and_the_recovery_path(
         ).one()
         assert comment.text == "the driver threw it over the fence"
     # The same link again: answered once only.
-    again = chat.say_text(f'/give_feedback{{"survey_token":"{token}"}}')
+    again = chat.say_text(SURVEY_LINK_TITLE, survey_token=token)
     assert "already answered" in again
 
 
 def test_a_forged_link_is_declined(chat: Chat) -> None:
-    answer = chat.say_text('/give_feedback{"survey_token":"' + "Z" * 32 + '"}')
+    answer = chat.say_text(SURVEY_LINK_TITLE, survey_token="Z" * 32)
     assert "couldn't find that survey" in answer
 
 

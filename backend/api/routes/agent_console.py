@@ -18,7 +18,8 @@ from sqlmodel import Session
 
 from backend.agents.service import Identity
 from backend.api.routes import EngineDep, GatewayDep, SessionDep, SettingsDep
-from backend.api.routes.auth import AgentDep, optional_agent
+from backend.api.routes.auth import AGENT_REFUSALS, AgentDep, optional_agent
+from backend.api.schemas import refusal
 from backend.console.assist import assist
 from backend.console.customers import customer_360, customer_by_code, search_customers
 from backend.store.models import Channel, Customer, ShipmentStatus
@@ -72,7 +73,8 @@ def customer_page(identity: OptionalAgent) -> HTMLResponse | RedirectResponse:
     return _signed_in_page(identity, "customer.html")
 
 
-api = APIRouter(prefix="/api/agent", tags=["agent console"])
+api = APIRouter(prefix="/api/agent", tags=["agent console"], responses=AGENT_REFUSALS)
+NO_SHIPMENT = {404: refusal("No shipment with that number.")}
 
 
 class CustomerHit(BaseModel):
@@ -107,7 +109,11 @@ def customers(
     return [_hit(c) for c in search_customers(session, q)]
 
 
-@api.get("/customers/{code}", summary="The customer 360 view")
+@api.get(
+    "/customers/{code}",
+    summary="The customer 360 view",
+    responses={404: refusal("No customer with that code.")},
+)
 def customer(
     session: SessionDep,
     _identity: AgentDep,
@@ -153,6 +159,7 @@ class AddressChangeIn(BaseModel):
     "/address-changes",
     status_code=status.HTTP_201_CREATED,
     summary="Record an address change taken on the phone",
+    responses=NO_SHIPMENT | {409: refusal("The parcel cannot be redirected.")},
 )
 def address_change(
     body: AddressChangeIn, session: SessionDep, identity: AgentDep
@@ -182,7 +189,11 @@ class SurveyIn(BaseModel):
     tracking_number: str = Field(min_length=5, max_length=40)
 
 
-@api.post("/surveys", summary="Send the post-delivery survey of a parcel")
+@api.post(
+    "/surveys",
+    summary="Send the post-delivery survey of a parcel",
+    responses=NO_SHIPMENT | {409: refusal("The parcel is not delivered yet.")},
+)
 def send_survey(
     body: SurveyIn, session: SessionDep, settings: SettingsDep, _agent: AgentDep
 ) -> dict[str, Any]:

@@ -23,7 +23,14 @@ from backend.agents.service import (
 )
 from backend.api.login_throttle import TOO_MANY, LoginThrottle
 from backend.api.routes import SessionDep, SettingsDep
-from backend.api.routes.auth import SESSION_COOKIE, AgentDep, require_agent, same_origin
+from backend.api.routes.auth import (
+    AGENT_REFUSALS,
+    SESSION_COOKIE,
+    AgentDep,
+    require_agent,
+    same_origin,
+)
+from backend.api.schemas import refusal
 
 router = APIRouter(prefix="/api/agent", tags=["agent accounts"])
 
@@ -56,8 +63,9 @@ def _agent_out(identity: Identity) -> AgentOut:
     response_model=LoginOut,
     summary="Sign in (console cookie and bearer token)",
     responses={
-        401: {"description": "Wrong credentials or account locked."},
-        429: {"description": "Too many failed sign-ins from this address; see Retry-After."},
+        401: refusal("Wrong credentials or account locked."),
+        403: refusal("A sign-in with a cookie from a page of another site."),
+        429: refusal("Too many failed sign-ins from this address; see Retry-After."),
     },
 )
 def login(
@@ -107,7 +115,12 @@ def login(
 _bearer = HTTPBearer(auto_error=False)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out")
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out",
+    responses=AGENT_REFUSALS,
+)
 def logout(
     request: Request,
     session: SessionDep,
@@ -123,7 +136,7 @@ def logout(
     return response
 
 
-@router.get("/me", response_model=AgentOut, summary="Who is signed in")
+@router.get("/me", response_model=AgentOut, summary="Who is signed in", responses=AGENT_REFUSALS)
 def me(identity: Annotated[Identity, Depends(require_agent)]) -> AgentOut:
     """The signed-in agent or manager: username, display name and role."""
     return _agent_out(identity)

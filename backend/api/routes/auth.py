@@ -11,7 +11,7 @@ fence besides SameSite. A bearer token is never sent by a browser on its own, so
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, HTTPException, Request, status
@@ -20,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from backend.agents.models import Role
 from backend.agents.service import Identity, session_identity
 from backend.api.routes import SessionDep, SettingsDep
+from backend.api.schemas import refusal
 
 SESSION_COOKIE = "parcelline_agent"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -91,3 +92,13 @@ def require_manager(identity: Annotated[Identity, Depends(require_agent)]) -> Id
 
 AgentDep = Annotated[Identity, Depends(require_agent)]
 ManagerDep = Annotated[Identity, Depends(require_manager)]
+
+# What these dependencies refuse with, for the `responses=` of the routes that use them.
+INTERNAL_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: refusal("Without the internal API token.")
+}
+AGENT_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: refusal("Not signed in to the agent console (cookie or bearer session)."),
+    403: refusal("A write with the console's cookie from a page of another site."),
+}
+MANAGER_REFUSALS = AGENT_REFUSALS | {403: refusal("For managers only.")}

@@ -9,27 +9,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import secrets
-import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ValidationError
+from fastapi import APIRouter, Path, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Message
 from starlette.websockets import WebSocketState
 
 from backend.api.conversation_bus import BusUnavailable
+from backend.api.customer_input import (
+    SURVEY_LINK_TITLE,
+    Utterance,
+    clean_message,
+    is_blank,
+    survey_link_payload,
+    utterance,
+)
 from backend.api.rasa_gateway import RasaGateway, public
 from backend.api.rate_limit import Limiter, rate_limited_reply
-from backend.api.routes import GatewayDep, SessionDep, SettingsDep
+from backend.api.routes import MAX_ROW_ID, GatewayDep, SessionDep, SettingsDep
 from backend.api.schemas import (
     CONVERSATION_ID_PATTERN,
+    SURVEY_TOKEN_PATTERN,
     BotMessage,
     Button,
     ChatHistory,
@@ -39,11 +50,33 @@ from backend.api.schemas import (
     PendingMessages,
 )
 from backend.config import Settings
-from backend.conversations.service import conversation_history
+from backend.conversations.service import conversation_history, offered_buttons
 from backend.handoff import chat_hook
 from backend.tone import CALM_BUTTONS, CALM_REPLY
 
-router = APIRouter(prefix="/api/chat", tags=["chat"])
+
+class _Utf8Request(Request):
+    """A request whose body is read as UTF-8 with U+FFFD for invalid bytes: no browser sends
+    them, and whoever does gets an answer about what could be read, not a parse error."""
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_body"):
+            raw = await super().body()
+            self._body = raw.decode("utf-8", "replace").encode()
+        return self._body
+
+
+class _Utf8Route(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def lenient(request: Request) -> Response:
+            return await handler(_Utf8Request(request.scope, request.receive))
+
+        return lenient
+
+
+router = APIRouter(prefix="/api/chat", tags=["chat"], route_class=_Utf8Route)
 logger = logging.getLogger("backend.api.chat")
 
 _CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
@@ -51,37 +84,6 @@ _CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
 POLICY_VIOLATION = 1008
 HISTORY_LIMIT = 200
 T = TypeVar("T")
-
-# A message starting with "/" is how Rasa receives a button payload (intent plus optional
-# entities as JSON). Typed by hand, it reaches Rasa the same way only when it has exactly that
-# shape; anything else starting with "/" (a path, a smiley) loses its leading slashes and goes
-# as plain text, so Rasa never tries to read it as an intent. Payloads are not checked against
-# the buttons the bot offered: a customer typing "/affirm" can say no more than typing "yes".
-INTENT_PAYLOAD = re.compile(r"/[a-z_]+(\{.*\})?")
-
-# Control characters other than tab and newline, and lone surrogates (which cannot be encoded).
-_DROPPED_CATEGORIES = {"Cc", "Cs"}
-_KEPT_CONTROLS = {"\n", "\t"}
-# Characters that carry nothing on their own: separators, format characters (zero-width space).
-_BLANK_CATEGORIES = {"Zs", "Zl", "Zp", "Cf", "Cc"}
-
-
-def clean_message(raw: str) -> str:
-    """NFC-normalise, drop control characters except tab/newline, strip surrounding blanks."""
-    text = unicodedata.normalize("NFC", raw)
-    text = "".join(
-        ch
-        for ch in text
-        if ch in _KEPT_CONTROLS or unicodedata.category(ch) not in _DROPPED_CATEGORIES
-    )
-    text = text.strip()
-    if text.startswith("/") and not INTENT_PAYLOAD.fullmatch(text):
-        text = text.lstrip("/").strip()
-    return text
-
-
-def is_blank(text: str) -> bool:
-    return all(unicodedata.category(ch) in _BLANK_CATEGORIES for ch in text)
 
 
 def empty_message_reply() -> BotMessage:
@@ -114,6 +116,36 @@ def _notice(message: BotMessage) -> ChatMessagePublic:
     return ChatMessagePublic(text=message.text, sender="bot")
 
 
+def _offered(gateway: RasaGateway, conversation_id: str) -> list[dict[str, Any]]:
+    if gateway.engine is None:
+        return []
+    try:
+        with Session(gateway.engine) as session:
+            return offered_buttons(session, conversation_id)
+    except SQLAlchemyError as exc:
+        # Unverifiable is not offered: the click still goes, as its title in plain text.
+        logger.error("offered buttons unreadable conversation=%s: %s", conversation_id, exc)
+        return []
+
+
+async def _utterance(
+    gateway: RasaGateway,
+    conversation_id: str,
+    message: str,
+    payload: str | None,
+    survey_token: str | None,
+) -> Utterance:
+    if survey_token is not None:
+        return Utterance(
+            survey_link_payload(survey_token), clean_message(message) or SURVEY_LINK_TITLE
+        )
+    if payload is None and not message.lstrip().startswith("/"):
+        return utterance(message, None, [])  # typed text: no need to read the offers
+    # With the store down nothing counts as offered: a click goes as its title's words.
+    offered = await _from_store([], _offered, gateway, conversation_id)
+    return utterance(message, payload, offered)
+
+
 async def answer(
     raw: str,
     conversation_id: str,
@@ -121,15 +153,22 @@ async def answer(
     gateway: RasaGateway,
     limiter: Limiter,
     settings: Settings,
+    payload: str | None = None,
+    survey_token: str | None = None,
 ) -> Answer:
-    """One customer message from either transport, through the limits to the assistant."""
+    """One customer message from either transport, through the limits to the assistant:
+    `raw` is what they typed or the title of the button they chose (`payload`), or the
+    opening words of a survey link (`survey_token`)."""
     if not await limiter.allow(conversation_id, client_ip):
         logger.info("rate limited conversation=%s ip=%s", conversation_id, client_ip)
         return Answer(None, [_notice(rate_limited_reply())])
     # Far over the limit: refused before the work of cleaning it.
     if len(raw) > 2 * settings.max_message_chars:
         return Answer(None, [_notice(too_long_reply(settings))])
-    text = clean_message(raw)
+    if payload is not None and len(payload) > 2 * settings.max_message_chars:
+        payload = ""  # longer than any button the bot offers: not a click
+    said = await _utterance(gateway, conversation_id, raw, payload, survey_token)
+    text = said.shown
     if is_blank(text):
         return Answer(None, [_notice(empty_message_reply())])
     if len(text) > settings.max_message_chars:
@@ -140,7 +179,7 @@ async def answer(
             gateway.record, conversation_id, BotMessage(text=text), "customer"
         )
         return Answer(customer.id, [])
-    turn = await gateway.turn(conversation_id, text)
+    turn = await gateway.turn(conversation_id, said.to_rasa, shown=text)
     messages = list(turn.messages)
     if chat_hook.is_threat(text):
         slots = await gateway.conversation_slots(conversation_id) or {}
@@ -191,10 +230,14 @@ def get_limiter(request: Request) -> Limiter:
         "`conversation_id` is omitted (the answer carries the new id). The message is cleaned "
         "(Unicode NFC, control characters removed, blanks stripped); empty or over-long "
         "messages, and messages over the per-minute limits of the conversation or the client "
-        "address, are answered here with a polite notice without reaching the assistant. A "
-        'message shaped like a button payload (`/intent` or `/intent{"entity": "value"}`) '
-        "is passed on as one. When the assistant cannot answer, `messages` holds one apology "
-        "with the support phone number."
+        "address, are answered here with a polite notice without reaching the assistant. "
+        "A quick reply is sent as `message` (its title, kept in the transcript) and "
+        "`payload`; the payload reaches the assistant only when it is exactly one the "
+        "assistant offered in its latest messages of this conversation. Anything else, "
+        'typed `/intent{"entity": ...}` text included, reaches it as plain text with leading '
+        "slashes removed, so no intent or slot value can be set from outside. "
+        "`survey_token` starts the survey of a survey link. When the assistant cannot "
+        "answer, `messages` holds one apology with the support phone number."
     ),
 )
 async def post_chat(
@@ -203,7 +246,14 @@ async def post_chat(
     conversation_id = body.conversation_id or new_conversation_id()
     client_ip = request.client.host if request.client else None
     result = await answer(
-        body.message, conversation_id, client_ip, gateway, get_limiter(request), settings
+        body.message,
+        conversation_id,
+        client_ip,
+        gateway,
+        get_limiter(request),
+        settings,
+        payload=body.payload,
+        survey_token=body.survey_token,
     )
     return ChatResponse(
         conversation_id=conversation_id,
@@ -244,7 +294,7 @@ async def get_pending(conversation_id: ConversationId, gateway: GatewayDep) -> P
 def get_history(
     conversation_id: ConversationId,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> ChatHistory:
     rows = conversation_history(session, conversation_id, HISTORY_LIMIT, after_id=after)
     return ChatHistory(conversation_id=conversation_id, messages=[public(r) for r in rows])
@@ -276,6 +326,8 @@ class _Incoming(BaseModel):
     type: Literal["message"]
     text: str
     ref: str | int | None = None
+    payload: str | None = None  # as ChatRequest: a quick reply's payload, `text` its title
+    survey_token: str | None = Field(default=None, pattern=SURVEY_TOKEN_PATTERN)
 
 
 class _Socket:
@@ -306,8 +358,9 @@ async def chat_socket(
     conversation_id: str | None = None,
     after: int = 0,
 ) -> None:
-    """JSON frames both ways. In: `{"type": "message", "text": ..., "ref": ...}` and
-    `{"type": "ping"}`. Out: `ready` (the conversation id), `reply` (the answers to the message
+    """JSON frames both ways. In: `{"type": "message", "text": ..., "ref": ...}` (plus
+    `payload` for a quick reply, `text` being its title, or `survey_token` for a survey link)
+    and `{"type": "ping"}`. Out: `ready` (the conversation id), `reply` (the answers to the message
     with that `ref`, with `customer_message_id`), `push` (messages the customer did not ask
     for, and on connect those after `after` in the transcript), `pong` and `error`."""
     await websocket.accept()
@@ -329,11 +382,12 @@ async def chat_socket(
         logger.info("socket opened conversation=%s", conversation_id)
         await socket.send(_frame("ready", conversation_id=conversation_id))
         # What the widget missed while disconnected (recorded, so it survives a restart too).
-        missed = await asyncio.to_thread(_read_history, websocket, conversation_id, max(after, 0))
+        after = min(max(after, 0), MAX_ROW_ID)
+        missed = await asyncio.to_thread(_read_history, websocket, conversation_id, after)
         await socket.send_messages("push", missed)
         pusher = asyncio.create_task(_push_forever(socket, queue))
         while True:
-            frame = await websocket.receive_json()
+            frame = _decode(await websocket.receive())
             await _handle(frame, socket, conversation_id, client_ip, gateway, state, settings)
     except WebSocketDisconnect:
         pass
@@ -352,6 +406,20 @@ async def chat_socket(
         if websocket.client_state is WebSocketState.CONNECTED:
             with contextlib.suppress(RuntimeError):
                 await websocket.close()
+
+
+def _decode(message: Message) -> Any:
+    """The JSON of a text or binary frame; None when it is neither UTF-8 nor JSON (answered with
+    a polite error frame, and the socket stays open)."""
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    raw: str | bytes | None = message.get("text")
+    if raw is None:
+        raw = message.get("bytes") or b""
+    try:
+        return json.loads(raw)
+    except ValueError:  # UnicodeDecodeError included
+        return None
 
 
 async def _push_forever(socket: _Socket, queue: asyncio.Queue[ChatMessagePublic]) -> None:
@@ -386,7 +454,14 @@ async def _handle(
         )
         return
     result = await answer(
-        message.text, conversation_id, client_ip, gateway, state.rate_limiter, settings
+        message.text,
+        conversation_id,
+        client_ip,
+        gateway,
+        state.rate_limiter,
+        settings,
+        payload=message.payload,
+        survey_token=message.survey_token,
     )
     await socket.send_messages(
         "reply", result.messages, ref=message.ref, customer_message_id=result.customer_message_id

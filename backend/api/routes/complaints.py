@@ -21,7 +21,8 @@ from backend.agents.models import Agent
 from backend.agents.permissions import may_assign_ticket, may_change_ticket
 from backend.agents.service import Identity, find_agent
 from backend.api.routes import SessionDep
-from backend.api.routes.auth import AgentDep, require_agent
+from backend.api.routes.auth import AGENT_REFUSALS, AgentDep, require_agent
+from backend.api.schemas import refusal
 from backend.complaints import service
 from backend.complaints.models import (
     CallbackChannel,
@@ -39,6 +40,11 @@ router = APIRouter(
     prefix="/api/agent/complaints",
     tags=["complaints (agents)"],
     dependencies=[Depends(require_agent)],
+    responses=AGENT_REFUSALS
+    | {
+        404: refusal("No complaint has this reference, or no parcel that number."),
+        409: refusal("Not possible in the ticket's state."),
+    },
 )
 
 

@@ -17,8 +17,9 @@ from sqlmodel import col, select
 
 from backend.agents.models import Role
 from backend.agents.service import Identity
-from backend.api.routes import EngineDep, SessionDep
-from backend.api.routes.auth import optional_agent, require_manager
+from backend.api.routes import MAX_ROW_ID, EngineDep, SessionDep, invalid
+from backend.api.routes.auth import MANAGER_REFUSALS, optional_agent, require_manager
+from backend.api.schemas import refusal
 from backend.crm import churn, satisfaction, tiers
 from backend.crm.config import get_crm_settings
 from backend.crm.models import ChurnRisk, CustomerTier, RiskLevel, Tier
@@ -38,10 +39,7 @@ api = APIRouter(
     prefix="/api/crm",
     tags=["CRM (managers)"],
     dependencies=[Depends(require_manager)],
-    responses={
-        401: {"description": "Missing or wrong bearer token."},
-        503: {"description": "The database is unreachable."},
-    },
+    responses=MANAGER_REFUSALS | {503: refusal("The database is unreachable.")},
 )
 
 
@@ -244,7 +242,7 @@ def customer_tiers(
     session: SessionDep,
     tier: Tier | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> list[CustomerTierOut]:
     """Customers with their tier and value score, best first."""
     query = select(CustomerTier, Customer).join(Customer)
@@ -408,7 +406,7 @@ def satisfaction_index(
         until = as_utc(until) if until else as_of
         since = as_utc(since) if since else satisfaction.default_since(until, grain)
         if since >= until:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
+            raise invalid(("query", "since"), "since must be before until", since)
         rows = satisfaction.compute_index(
             connection, grain=grain, by=by, since=since, until=until, as_of=min(as_of, until)
         )
@@ -433,7 +431,7 @@ def complaint_categories(
         until = as_utc(until) if until else default_as_of(connection)
         since = as_utc(since) if since else satisfaction.default_since(until, "month")
         if since >= until:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
+            raise invalid(("query", "since"), "since must be before until", since)
         rows = satisfaction.complaint_categories(connection, since=since, until=until)
     return CategoriesOut(
         since=since, until=until, categories=[CategoryOut(**vars(r)) for r in rows]

@@ -25,9 +25,9 @@ from backend.agents.models import Agent
 from backend.agents.permissions import may_work_handoff
 from backend.agents.service import Identity
 from backend.api.rasa_gateway import RasaGateway
-from backend.api.routes import GatewayDep, SessionDep
-from backend.api.routes.auth import AgentDep
-from backend.api.schemas import CONVERSATION_ID_PATTERN, BotMessage
+from backend.api.routes import MAX_ROW_ID, GatewayDep, RowId, SessionDep
+from backend.api.routes.auth import AGENT_REFUSALS, AgentDep
+from backend.api.schemas import CONVERSATION_ID_PATTERN, BotMessage, refusal
 from backend.conversations import ChatMessage, conversation_history, recent_conversations
 from backend.handoff import service
 from backend.handoff.models import Handoff, HandoffStatus, Reason
@@ -80,7 +80,12 @@ router = APIRouter(
     prefix="/api/agent",
     tags=["handoff (agents)"],
     lifespan=sweep,
-    responses={401: {"description": "Not signed in."}},
+    responses=AGENT_REFUSALS
+    | {
+        403: refusal("Another agent holds this conversation."),
+        404: refusal("No such handoff."),
+        409: refusal("Not possible in the handoff's state."),
+    },
 )
 
 
@@ -201,7 +206,7 @@ def queue(session: SessionDep, identity: AgentDep) -> QueueOut:
 
 @router.post("/handoffs/{handoff_id}/take", response_model=HandoffOut, summary="Take it")
 def take(
-    handoff_id: int, session: SessionDep, identity: AgentDep, gateway: GatewayDep
+    handoff_id: RowId, session: SessionDep, identity: AgentDep, gateway: GatewayDep
 ) -> HandoffOut:
     """The agent holds the conversation from now (the bot stops answering); the customer is told
     who joined. 409 when it is no longer waiting.
@@ -219,7 +224,7 @@ def take(
 
 @router.post("/handoffs/{handoff_id}/reply", response_model=MessageOut, summary="Reply")
 def reply(
-    handoff_id: int, body: ReplyIn, session: SessionDep, identity: AgentDep, gateway: GatewayDep
+    handoff_id: RowId, body: ReplyIn, session: SessionDep, identity: AgentDep, gateway: GatewayDep
 ) -> MessageOut:
     """Sends the holding agent's (or a manager's) words to the customer's chat and the
     transcript. 403 for another agent, 409 when not held.
@@ -254,7 +259,7 @@ def _end(
     "/handoffs/{handoff_id}/hand-back", response_model=HandoffOut, summary="Back to the bot"
 )
 def hand_back(
-    handoff_id: int, session: SessionDep, identity: AgentDep, gateway: GatewayDep
+    handoff_id: RowId, session: SessionDep, identity: AgentDep, gateway: GatewayDep
 ) -> HandoffOut:
     """Ends the handoff; the bot answers the customer again. The holding agent or a manager."""
     return _end(handoff_id, session, identity, gateway, closing=False)
@@ -262,7 +267,7 @@ def hand_back(
 
 @router.post("/handoffs/{handoff_id}/close", response_model=HandoffOut, summary="Close it")
 def close(
-    handoff_id: int, session: SessionDep, identity: AgentDep, gateway: GatewayDep
+    handoff_id: RowId, session: SessionDep, identity: AgentDep, gateway: GatewayDep
 ) -> HandoffOut:
     """Ends the handoff and the conversation. The holding agent or a manager."""
     return _end(handoff_id, session, identity, gateway, closing=True)
@@ -292,7 +297,7 @@ def conversation(
     conversation_id: ConversationId,
     session: SessionDep,
     _identity: AgentDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> ConversationOut:
     """The transcript, oldest first, with the conversation's handoff; `after` returns only newer
     messages (the console polls with it).

@@ -8,15 +8,16 @@ Everything else needs the internal API token.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from backend.api.routes import SessionDep, SettingsDep
-from backend.api.routes.auth import InternalAuth
+from backend.api.routes import RowId, SessionDep, SettingsDep
+from backend.api.routes.auth import INTERNAL_REFUSALS, InternalAuth
+from backend.api.schemas import refusal
 from backend.store.models import Shipment
 from backend.surveys.answers import questions_for
 from backend.surveys.invitations import closed_reason, find_by_token, opt_out
@@ -30,6 +31,9 @@ from backend.surveys.models import (
 from backend.surveys.sampling import sample_relationships
 
 router = APIRouter(prefix="/api/surveys", tags=["surveys"])
+# The internal endpoints' refusal (the survey link's own pages need no token).
+INTERNAL: dict[str, Any] = {"dependencies": [InternalAuth], "responses": INTERNAL_REFUSALS}
+UNKNOWN_LINK = {404: refusal("No survey has this link.")}
 
 Token = Annotated[str, Path(max_length=64)]
 
@@ -57,11 +61,12 @@ OPTED_OUT_PAGE = (
 )
 
 
-@router.post("/relationship-samples", dependencies=[InternalAuth], summary="Run the monthly sample")
+@router.post("/relationship-samples", summary="Run the monthly sample", **INTERNAL)
 def post_relationship_samples(
     session: SessionDep,
     settings: SettingsDep,
-    period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+    # This century's months: the sampler computes the month's end, which year 0 or 9999 breaks.
+    period: Annotated[str | None, Query(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$")] = None,
     per_manager: Annotated[int | None, Query(ge=1, le=100)] = None,
     seed: int | None = None,
 ) -> dict[str, object]:
@@ -84,7 +89,7 @@ def post_relationship_samples(
     }
 
 
-@router.get("/relationship-samples", dependencies=[InternalAuth], summary="What was sampled, why")
+@router.get("/relationship-samples", summary="What was sampled, why", **INTERNAL)
 def get_relationship_samples(
     session: SessionDep, period: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
 ) -> list[dict[str, object]]:
@@ -99,7 +104,7 @@ def _sample_dict(sample: RelationshipSample) -> dict[str, object]:
     return {name: getattr(sample, name) for name in fields}
 
 
-@router.get("/outbox", dependencies=[InternalAuth], summary="Messages for the SMS/e-mail gateway")
+@router.get("/outbox", summary="Messages for the SMS/e-mail gateway", **INTERNAL)
 def get_outbox(
     session: SessionDep,
     status_: Annotated[OutboxStatus, Query(alias="status")] = OutboxStatus.pending,
@@ -117,8 +122,13 @@ def get_outbox(
     )
 
 
-@router.patch("/outbox/{message_id}", dependencies=[InternalAuth], summary="Report a send")
-def patch_outbox(message_id: int, body: OutboxUpdate, session: SessionDep) -> OutboxMessage:
+@router.patch(
+    "/outbox/{message_id}",
+    summary="Report a send",
+    dependencies=[InternalAuth],
+    responses=INTERNAL_REFUSALS | {404: refusal("No such outbox message.")},
+)
+def patch_outbox(message_id: RowId, body: OutboxUpdate, session: SessionDep) -> OutboxMessage:
     """Needs the internal API token. A gateway reports a message sent or failed."""
     message = session.get(OutboxMessage, message_id)
     if message is None:
@@ -131,7 +141,7 @@ def patch_outbox(message_id: int, body: OutboxUpdate, session: SessionDep) -> Ou
     return message
 
 
-@router.get("/follow-ups", dependencies=[InternalAuth], summary="Unhappy answers to act on")
+@router.get("/follow-ups", summary="Unhappy answers to act on", **INTERNAL)
 def get_follow_ups(
     session: SessionDep,
     status_: Annotated[FollowUpStatus, Query(alias="status")] = FollowUpStatus.open,
@@ -147,7 +157,7 @@ def get_follow_ups(
     )
 
 
-@router.post("/opt-outs", dependencies=[InternalAuth], summary="Stop surveys to a phone or e-mail")
+@router.post("/opt-outs", summary="Stop surveys to a phone or e-mail", **INTERNAL)
 def post_opt_out(body: ContactIn, session: SessionDep) -> dict[str, bool]:
     """Needs the internal API token. For a gateway receiving STOP replies: no more surveys to this
     phone number or e-mail address; pending messages to it are cancelled."""
@@ -156,7 +166,9 @@ def post_opt_out(body: ContactIn, session: SessionDep) -> dict[str, bool]:
     return {"opted_out": done}
 
 
-@router.get("/{token}", response_model=SurveyState, summary="A survey link's state")
+@router.get(
+    "/{token}", response_model=SurveyState, summary="A survey link's state", responses=UNKNOWN_LINK
+)
 def get_survey(token: Token, session: SessionDep) -> SurveyState:
     """Public: what a survey link leads to (open, completed, expired or opted out), the parcel and
     the questions. 404 for a link that does not exist."""
@@ -175,7 +187,10 @@ def get_survey(token: Token, session: SessionDep) -> SurveyState:
 
 
 @router.get(
-    "/{token}/opt-out", response_class=HTMLResponse, summary="The stop link in a survey message"
+    "/{token}/opt-out",
+    response_class=HTMLResponse,
+    summary="The stop link in a survey message",
+    responses=UNKNOWN_LINK,
 )
 def survey_opt_out(token: Token, session: SessionDep) -> HTMLResponse:
     """Public: opening the link stops surveys to the phone or e-mail the survey went to, from

@@ -16,8 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.routes import EngineDep, GatewayDep, SettingsDep
-from backend.api.routes.auth import InternalAuth
+from backend.api.routes import EngineDep, GatewayDep, SettingsDep, invalid
+from backend.api.routes.auth import INTERNAL_REFUSALS, InternalAuth
+from backend.api.schemas import refusal
 from backend.store.models import EventCode, Shipment, ShipmentStatus, TrackingEvent
 from backend.store.tracking_numbers import validate
 from backend.surveys import proactive
@@ -55,7 +56,7 @@ DESCRIPTIONS = {
 def _record(engine: Engine, body: TrackingEventIn) -> tuple[TrackingEventResult, int | None]:
     checked = validate(body.tracking_number)
     if not checked.ok:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, checked.problem)
+        raise invalid(("body", "tracking_number"), checked.problem or "", body.tracking_number)
     occurred = (body.occurred_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     with Session(engine) as session:
         shipment = session.exec(
@@ -113,6 +114,7 @@ def _record(engine: Engine, body: TrackingEventIn) -> tuple[TrackingEventResult,
     "",
     response_model=TrackingEventResult,
     dependencies=[InternalAuth],
+    responses=INTERNAL_REFUSALS | {404: refusal("No parcel has this number.")},
     summary="Record a scan; a delivery starts the consignee's survey",
     description=(
         "Needs the internal API token. Records the event (once: the same code at the same "

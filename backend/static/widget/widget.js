@@ -194,7 +194,10 @@
         if (busy) return;
         // One choice per set: the others no longer apply once the customer has answered.
         for (const sibling of group.querySelectorAll("button")) sibling.disabled = true;
-        send(String(button.payload ?? button.title ?? ""), String(button.title ?? ""));
+        // The title is the customer's words; the backend passes the payload on only if the
+        // assistant offered it.
+        const title = String(button.title ?? "");
+        send(title || String(button.payload ?? ""), { payload: String(button.payload ?? "") });
       });
       group.append(choice);
     }
@@ -432,8 +435,8 @@
     }
   }
 
-  async function postMessage(text) {
-    const body = { message: text };
+  async function postMessage(text, extra) {
+    const body = { message: text, ...extra };
     if (conversationId) body.conversation_id = conversationId;
     const response = await fetch(`${ORIGIN}/api/chat`, {
       method: "POST",
@@ -479,23 +482,23 @@
 
   // ------------------------------------------------------------------ sending
 
-  // `shown` is what the customer sees in their bubble: the button title for a quick reply.
-  async function send(text, shown) {
+  // `text` is the customer's words (a quick reply's title); `extra` adds the reply's `payload`
+  // or a survey link's `survey_token`, both sent beside the text, never inside it.
+  async function send(text, extra = {}) {
     if (busy || !text.trim()) return;
-    const bubbleText = shown ?? text;
-    addBubble({ sender: "customer", text: bubbleText });
+    addBubble({ sender: "customer", text });
     disableOldReplies();
     localPending = { text };
     setBusy(true);
     refCounter += 1;
     const ref = `m${refCounter}`;
     await socketSettled();
-    if (sendFrame({ type: "message", text, ref })) {
+    if (sendFrame({ type: "message", text, ref, ...extra })) {
       waitingRef = ref;
       return;
     }
     try {
-      await postMessage(text);
+      await postMessage(text, extra);
     } catch {
       addBubble({ sender: "bot", text: APOLOGY }, "pl-msg--error");
     } finally {
@@ -576,7 +579,7 @@
     const survey = surveyFromLink();
     if (conversationId) start(); // earlier conversation: restore it and listen for news
     if (survey || stored(OPEN_KEY, window.sessionStorage)) openPanel();
-    if (survey) send(`/give_feedback{"survey_token":"${survey}"}`, "I'd like to give feedback");
+    if (survey) send("I'd like to give feedback", { survey_token: survey });
   }
 
   if (document.body) mount();

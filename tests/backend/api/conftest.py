@@ -85,7 +85,9 @@ class ServerThread:
 class FakeRasa:
     """Stands in for `rasa run` with the callback channel enabled."""
 
-    def __init__(self) -> None:
+    def __init__(self, callback_transport: httpx.AsyncBaseTransport | None = None) -> None:
+        # How bot messages reach the backend: real HTTP, or an in-process app's transport.
+        self.callback_transport = callback_transport
         self.callback_url = ""
         self.received: list[tuple[str, str]] = []
         self._running: dict[str, int] = defaultdict(int)
@@ -147,7 +149,7 @@ class FakeRasa:
 
     async def say(self, sender: str, message: dict[str, Any]) -> None:
         # Exactly what Rasa's CallbackOutput sends: recipient_id plus the message's fields.
-        async with httpx.AsyncClient(trust_env=False) as client:
+        async with httpx.AsyncClient(trust_env=False, transport=self.callback_transport) as client:
             response = await client.post(
                 self.callback_url, json={"recipient_id": sender, **message}
             )
@@ -163,8 +165,11 @@ class Backend:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=20, trust_env=False)
 
-    def chat(self, message: str, conversation_id: str | None = None) -> httpx.Response:
-        body: dict[str, Any] = {"message": message}
+    def chat(
+        self, message: str, conversation_id: str | None = None, **fields: str
+    ) -> httpx.Response:
+        """POST /api/chat; `fields` adds e.g. a quick reply's `payload`."""
+        body: dict[str, Any] = {"message": message, **fields}
         if conversation_id is not None:
             body["conversation_id"] = conversation_id
         with self.client() as client:
@@ -290,7 +295,7 @@ def ws_url(backend: Backend, **params: Any) -> str:
 
 
 def receive(socket: ClientConnection, timeout: float = 5) -> dict[str, Any]:
-    return json.loads(socket.recv(timeout=timeout))
+    return dict(json.loads(socket.recv(timeout=timeout)))
 
 
 def callback(backend: Backend, conversation: str, text: str) -> None:

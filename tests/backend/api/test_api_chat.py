@@ -86,8 +86,7 @@ def test_turns_of_one_conversation_are_serialised(backend, rasa):
         "'; DROP TABLE shipments; --",
         "<script>alert('x')</script><b>bold</b>",
         "line one\n\tline two",
-        "/affirm",
-        '/inform{"tracking_number": "LP123"}',
+        'my number is {"tracking_number": "LP123"}',
     ],
 )
 def test_messages_pass_through_unchanged(backend, rasa, message):
@@ -105,6 +104,7 @@ def test_messages_pass_through_unchanged(backend, rasa, message):
         ("/etc/passwd", "etc/passwd"),
         ("/Affirm please", "Affirm please"),
         ("//:-)", ":-)"),
+        ("\u200bhello\u200b", "hello"),  # zero-width spaces at the ends carry nothing
     ],
 )
 def test_messages_are_cleaned_before_rasa(backend, rasa, message, sent):
@@ -120,7 +120,9 @@ def test_lone_surrogates_are_dropped(backend, rasa):
     assert texts(backend.chat_raw(raw)) == ["echo: hi there"]
 
 
-@pytest.mark.parametrize("message", ["", "   ", "\n\t\r", "\u200b\u200b", "\x00\x01", "/", " / "])
+@pytest.mark.parametrize(
+    "message", ["", "   ", "\n\t\r", "\u200b\u200b", "\x00\x01", "/", " / ", "／", "\u200b//"]
+)
 def test_empty_messages_are_answered_without_rasa(backend, rasa, message):
     conversation = new_id()
     [reply] = texts(backend.chat(message, conversation))

@@ -163,6 +163,16 @@ def test_history_of_an_unknown_or_malformed_id(backend: Backend) -> None:
     unknown = backend.get(f"/api/chat/{uuid.uuid4().hex}/history")
     assert unknown.status_code == 200 and unknown.json()["messages"] == []
     assert backend.get("/api/chat/bad%20id!/history").status_code == 422
+    # Past any row id (SQLite's integers overflowed into a 500).
+    past = backend.get(f"/api/chat/{uuid.uuid4().hex}/history?after={2**63}")
+    assert past.status_code == 422
+
+
+def test_a_socket_asking_after_any_row_id_still_connects(backend: Backend) -> None:
+    with connect(ws_url(backend, after=2**70)) as socket:
+        assert receive(socket)["type"] == "ready"
+        socket.send(json.dumps({"type": "ping"}))
+        assert receive(socket) == {"type": "pong"}
 
 
 def test_a_frame_far_over_the_size_limit_is_refused_at_once(app_client: TestClient) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from websockets.sync.client import connect
 
 from backend.api.rate_limit import RateLimiter, rate_limited_reply
 from backend.config import Settings
+from tests.backend.api.conftest import receive, ws_url
 
 
 class Clock:
@@ -83,3 +88,46 @@ def test_the_address_limit_spans_conversations_over_http(start_backend) -> None:
     backend = start_backend(chat_rate_per_conversation=100, chat_rate_per_ip=2)
     texts = [backend.chat("hi", uuid.uuid4().hex).json()["messages"][0]["text"] for _ in "123"]
     assert texts == ["echo: hi", "echo: hi", rate_limited_reply().text]
+
+
+# --- bursts: many messages at once, over both transports --------------------------------------
+
+
+def test_a_burst_over_http_gets_notices_and_never_a_5xx(start_backend) -> None:
+    backend = start_backend(chat_rate_per_conversation=5, chat_rate_per_ip=1000)
+    conversation = uuid.uuid4().hex
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda n: backend.chat(f"burst {n}", conversation), range(30)))
+
+    assert [a.status_code for a in answers] == [200] * 30
+    said = [a.json()["messages"][0]["text"] for a in answers]
+    assert said.count(rate_limited_reply().text) == 25
+    assert backend.rasa is not None and len(backend.rasa.messages_from(conversation)) == 5
+    history = backend.get(f"/api/chat/{conversation}/history").json()["messages"]
+    assert len(history) == 10  # the five accepted messages and their answers, nothing else
+
+
+def test_a_burst_over_the_websocket_gets_notices_and_the_socket_stays(start_backend) -> None:
+    backend = start_backend(chat_rate_per_conversation=5, chat_rate_per_ip=1000)
+    with connect(ws_url(backend)) as socket:
+        conversation = receive(socket)["conversation_id"]
+        for ref in range(30):  # all sent before any answer is read
+            socket.send(json.dumps({"type": "message", "text": f"burst {ref}", "ref": ref}))
+        frames = [receive(socket, timeout=20) for _ in range(30)]
+        socket.send(json.dumps({"type": "ping"}))
+        assert receive(socket) == {"type": "pong"}
+
+    assert {f["type"] for f in frames} == {"reply"}
+    assert sorted(f["ref"] for f in frames) == list(range(30))
+    notices = [f for f in frames if f["messages"][0]["text"] == rate_limited_reply().text]
+    assert len(notices) == 25 and all(f["customer_message_id"] is None for f in notices)
+    assert backend.rasa is not None and len(backend.rasa.messages_from(conversation)) == 5
+
+
+def test_a_burst_from_one_address_over_many_conversations(start_backend) -> None:
+    backend = start_backend(chat_rate_per_conversation=100, chat_rate_per_ip=8)
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda n: backend.chat("hi", uuid.uuid4().hex), range(20)))
+    assert [a.status_code for a in answers] == [200] * 20
+    said = [a.json()["messages"][0]["text"] for a in answers]
+    assert said.count(rate_limited_reply().text) == 12 and said.count("echo: hi") == 8

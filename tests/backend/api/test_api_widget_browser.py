@@ -97,13 +97,16 @@ def test_links_are_clickable_only_for_http_and_open_safely(page) -> None:
         assert links.nth(n).get_attribute("target") == "_blank"
 
 
-def test_quick_replies_send_their_payload_and_show_their_title(page, rasa) -> None:
+def test_quick_replies_send_their_payload_and_show_their_title(page, rasa, backend) -> None:
     send(page, "buttons")
     page.get_by_role("button", name="Yes").click()
     wait_for_bubbles(page, "bot", 2)
 
     assert rasa.messages_from(conversation_id(page)) == ["buttons", "/affirm"]
     assert bubbles(page, "customer")[-1] == "Yes"
+    # The payload travelled beside the title: the transcript has the customer's words.
+    history = backend.get(f"/api/chat/{conversation_id(page)}/history").json()["messages"]
+    assert [m["text"] for m in history if m["sender"] == "customer"] == ["buttons", "Yes"]
     assert page.get_by_role("button", name="No").is_disabled()
     # Every bubble carries its time.
     assert page.locator(".pl-msg--bot time").first.get_attribute("datetime")

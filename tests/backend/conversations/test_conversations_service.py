@@ -10,6 +10,7 @@ from sqlmodel import Session
 from backend.conversations.models import ChatMessage, Sender
 from backend.conversations.service import (
     conversation_history,
+    offered_buttons,
     recent_conversations,
     record_message,
 )
@@ -72,3 +73,18 @@ def test_recent_conversations_newest_first_with_counts(session: Session) -> None
     assert recent[0].last_message_at.tzinfo is not None
     assert recent[0].last_message_at >= recent[1].last_message_at
     assert len(recent_conversations(session, limit=1)) == 1
+
+
+def test_offered_buttons_are_those_after_the_customers_last_message(session: Session) -> None:
+    assert offered_buttons(session, "conv-offer-1") == []
+    record_message(session, "conv-offer-1", "bot", "Was this helpful?", BUTTONS)
+    assert offered_buttons(session, "conv-offer-1") == BUTTONS
+    record_message(session, "conv-offer-1", "customer", "Yes")
+    assert offered_buttons(session, "conv-offer-1") == []  # answered: no longer on offer
+    handoff = [{"title": "Talk to a person", "payload": "/human_handoff"}]
+    record_message(session, "conv-offer-1", "bot", "Here is the answer.")
+    record_message(session, "conv-offer-1", "bot", "Anything else?", handoff)
+    record_message(session, "conv-offer-1", "agent", "Priya here", BUTTONS, agent_name="Priya")
+    record_message(session, "conv-offer-2", "bot", "Other", [{"title": "X", "payload": "/x"}])
+    session.commit()
+    assert offered_buttons(session, "conv-offer-1") == handoff + BUTTONS

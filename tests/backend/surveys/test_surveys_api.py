@@ -225,4 +225,5 @@ def test_the_sampling_endpoint(client: TestClient, session: Session, make_shipme
     assert all(s["reasons"] for s in listed)
     invitations = session.exec(select(SurveyInvitation)).all()
     assert {i.status for i in invitations} == {InvitationStatus.pending}
-    assert client.post(url, params={"period": "2025-13"}, headers=AUTH).status_code == 422
+    for bad in ("2025-13", "0000-01", "9999-12"):  # year 0 and 9999 broke the month's end
+        assert client.post(url, params={"period": bad}, headers=AUTH).status_code == 422
