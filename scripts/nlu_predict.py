@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 
 FALLBACK = "nlu_fallback"
+# The project's own NLU components (assistant/components) are found from the project root,
+# as `rasa` finds them from its working directory.
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 
 def _entities(entities: list[dict]) -> list[dict]:

@@ -25,7 +25,8 @@ def inputs_hash() -> str:
     digest = hashlib.sha256()
     for name in MODEL_INPUTS:
         path = ROOT / name
-        files = sorted(path.rglob("*.yml")) if path.is_dir() else [path]
+        # Training data, and the code of the project's own NLU components.
+        files = sorted([*path.rglob("*.yml"), *path.rglob("*.py")]) if path.is_dir() else [path]
         for file in files:
             digest.update(str(file.relative_to(ROOT)).encode())
             digest.update(file.read_bytes())
