@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 from typing import Any
 
@@ -31,8 +32,11 @@ from knowledge.index import preload
 
 logger = logging.getLogger(__name__)
 
-# The action server loads the index once, in the background, as it starts.
-preload()
+# The action server loads the index once, in the background, as it starts: in the Sanic
+# worker that serves (its manager process imports the actions too but never answers, and a
+# second copy of torch and the encoder there cost about 450 MB).
+if os.environ.get("SANIC_WORKER_NAME"):
+    preload()
 
 MAX_RELATED = 2
 # Related titles are offered only when they are nearly as relevant as an answer would be.

@@ -396,11 +396,15 @@ def search(query: str, k: int = 5, ranker: Ranker = "fused") -> SearchResult:
     return get_index().search(query, k=k, ranker=ranker)
 
 
+_preload_started = threading.Event()
+
+
 def preload() -> None:
     """Load the default index and the query encoder in the background when
-    ``KNOWLEDGE_PRELOAD=1`` (the services)."""
-    if os.environ.get("KNOWLEDGE_PRELOAD") != "1":
+    ``KNOWLEDGE_PRELOAD=1`` (the services); once per process, however often it is asked."""
+    if os.environ.get("KNOWLEDGE_PRELOAD") != "1" or _preload_started.is_set():
         return
+    _preload_started.set()
 
     def load() -> None:
         try:

@@ -49,7 +49,6 @@ from backend.api.routes import crm as crm_routes
 from backend.api.routes import knowledge as knowledge_routes
 from backend.config import DEMO_SECRETS, Settings, get_settings
 from backend.store.db import get_engine, serialise_startup
-from knowledge.index import preload as preload_knowledge
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 DATABASE_UNAVAILABLE = (
@@ -90,7 +89,6 @@ def create_app(
                 app.state.gateway = RasaGateway(settings, client, app.state.engine, bus)
                 app.state.gateway.bind_loop()
                 await asyncio.to_thread(_ensure_demo_agents, app.state.engine, settings)
-                preload_knowledge()
                 logger.info(
                     "backend ready, rasa at %s, gateway state in %s",
                     settings.rasa_url,

@@ -147,7 +147,7 @@ class RasaGateway:
                     self.record, conversation_id, BotMessage(text=shown or text), "customer"
                 )
                 answers = await self._turn(conversation_id, text)
-                recorded = await run_in_threadpool(self._record_all, conversation_id, answers)
+                recorded = await run_in_threadpool(self.record_all, conversation_id, answers, "bot")
                 return Turn(customer=customer, messages=recorded)
         except BusUnavailable as exc:
             logger.warning("turn conversation=%s fault=%r", conversation_id, str(exc))
@@ -288,29 +288,48 @@ class RasaGateway:
     ) -> ChatMessagePublic:
         """Write one message to the transcript; a database fault loses the record, not the
         message (it is still shown, without an id)."""
-        unrecorded = ChatMessagePublic(
-            **message.model_dump(include={"text", "buttons", "image", "custom"}),
-            sender=sender,
-            agent_name=agent_name,
-        )
-        if self._engine is None:
-            return unrecorded
-        buttons = [b.model_dump() for b in message.buttons] or None
+        return self.record_all(conversation_id, [message], sender, agent_name)[0]
+
+    def record_all(
+        self,
+        conversation_id: str,
+        messages: list[BotMessage],
+        sender: str,
+        agent_name: str | None = None,
+    ) -> list[ChatMessagePublic]:
+        """Write messages to the transcript in one transaction (a turn's bot messages: one
+        commit, not one each)."""
+        shown = [
+            ChatMessagePublic(
+                **m.model_dump(include={"text", "buttons", "image", "custom"}),
+                sender=sender,
+                agent_name=agent_name,
+            )
+            for m in messages
+        ]
+        if self._engine is None or not messages:
+            return shown
         try:
             with Session(self._engine) as session:
-                row = record_message(
-                    session, conversation_id, sender, message.text or "", buttons, agent_name
-                )
+                rows = [
+                    record_message(
+                        session,
+                        conversation_id,
+                        sender,
+                        m.text or "",
+                        [b.model_dump() for b in m.buttons] or None,
+                        agent_name,
+                    )
+                    for m in messages
+                ]
                 session.commit()
-                return unrecorded.model_copy(update={"id": row.id, "created_at": row.created_at})
+                return [
+                    public.model_copy(update={"id": row.id, "created_at": row.created_at})
+                    for public, row in zip(shown, rows, strict=True)
+                ]
         except SQLAlchemyError as exc:
             logger.error("transcript not recorded conversation=%s: %s", conversation_id, exc)
-            return unrecorded
-
-    def _record_all(
-        self, conversation_id: str, messages: list[BotMessage]
-    ) -> list[ChatMessagePublic]:
-        return [self.record(conversation_id, m, "bot") for m in messages]
+            return shown
 
     async def _dispatch(self, conversation_id: str, message: ChatMessagePublic) -> None:
         try:

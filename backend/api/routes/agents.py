@@ -31,6 +31,7 @@ from backend.api.routes.auth import (
     same_origin,
 )
 from backend.api.schemas import refusal
+from knowledge.index import preload as preload_knowledge
 
 router = APIRouter(prefix="/api/agent", tags=["agent accounts"])
 
@@ -99,6 +100,10 @@ def login(
         end_session(session, old)
     token = start_session(session, agent, settings)
     session.commit()
+    # Only agents use the knowledge index here (call assist, the knowledge API): the encoder
+    # (torch and the model, about 450 MB) is loaded when the first one signs in, not for
+    # every worker at start.
+    preload_knowledge()
     max_age = int(settings.agent_session_hours * 3600)
     response.set_cookie(
         SESSION_COOKIE,
