@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -133,6 +134,19 @@ class Stack:
             env.update(self.rasa_env)
             env["ACTION_ENDPOINT_URL"] = self.action_endpoint_for(name)
         return env
+
+    def credentials(self, role: Literal["agent", "manager"] = "agent") -> tuple[str, str]:
+        """Username and password of the demo agent (or manager) the backend creates: what the
+        backend's environment sets, else the built-in demo values (production mode refuses
+        those, so production stacks set their own)."""
+        from backend.config import Settings
+
+        env = self._env_for("backend")
+        defaults = Settings.model_fields
+        return (
+            env.get(f"DEMO_{role.upper()}_USERNAME", defaults[f"demo_{role}_username"].default),
+            env.get(f"DEMO_{role.upper()}_PASSWORD", defaults[f"demo_{role}_password"].default),
+        )
 
     def commands(self) -> dict[str, list[str]]:
         rasa = {

@@ -1,8 +1,11 @@
-"""The processes the stack starts: one action server per Rasa server, and the backend's workers."""
+"""The processes the stack starts: one action server per Rasa server, and the backend's workers;
+and the demo agent's credentials the backend gets."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from scripts.stack import Ports, Stack
 
@@ -44,3 +47,18 @@ def test_the_backend_runs_its_workers_on_one_port() -> None:
     embedded = Stack(model=Path("m"), database_url="sqlite:///x.db").commands()
     assert list(embedded) == ["actions", "rasa", "backend"]
     assert embedded["backend"][embedded["backend"].index("--workers") + 1] == "1"
+
+
+def test_the_demo_credentials_are_the_ones_the_backend_gets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for role in ("AGENT", "MANAGER"):
+        for item in ("USERNAME", "PASSWORD"):
+            monkeypatch.delenv(f"DEMO_{role}_{item}", raising=False)
+    embedded = Stack(model=Path("m"), database_url="sqlite:///x.db")
+    assert embedded.credentials() == ("agent", "parcelline-agent-demo")
+    assert embedded.credentials("manager") == ("manager", "parcelline-manager-demo")
+    production = production_stack(action_servers=1)
+    production.env.update({"DEMO_AGENT_PASSWORD": "own-agent-secret", "DEMO_MANAGER_USERNAME": "m"})
+    assert production.credentials() == ("agent", "own-agent-secret")
+    assert production.credentials("manager") == ("m", "parcelline-manager-demo")
