@@ -21,10 +21,8 @@ import time
 import tracemalloc
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from backend.config import REPO_ROOT
@@ -32,11 +30,15 @@ from backend.crm import churn, tiers
 from backend.crm.recompute import recompute_all
 from backend.store.db import get_engine
 from backend.store.seed import seed_database
+from scripts import postgres_admin
 
 POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 BENCH_DATABASE = "parcelline_bench_crm"
+BENCH_DATABASE_URL = (
+    make_url(POSTGRES_URL).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+)
 ANCHOR = datetime(2025, 6, 11, 11, 0, tzinfo=UTC)
 CUSTOMERS, SHIPMENTS = 600, 24_000
 TARGET_SECONDS = 5.0  # for the 10x store on PostgreSQL
@@ -49,55 +51,26 @@ def sqlite_url(scale: int, fresh: bool) -> str:
     return f"sqlite:///{path}"
 
 
-def _admin() -> Engine:
-    # CREATE/DROP DATABASE cannot run inside a transaction.
-    return create_engine(
-        POSTGRES_URL,
-        poolclass=NullPool,
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )
-
-
 def create_database() -> bool:
-    admin = _admin()
-    try:
-        with admin.connect() as connection:
-            exists = connection.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": BENCH_DATABASE}
-            ).first()
-            if not exists:
-                connection.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-    except OperationalError as exc:
-        print(f"PostgreSQL skipped: not reachable at {POSTGRES_URL} ({exc.orig})")
-        return False
-    finally:
-        admin.dispose()
-    return True
+    problem = postgres_admin.ensure(BENCH_DATABASE_URL)
+    if problem:
+        print(f"PostgreSQL skipped: {problem} (BENCH_POSTGRES_URL)")
+    return problem is None
 
 
 def drop_database() -> None:
-    admin = _admin()
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    postgres_admin.drop(BENCH_DATABASE_URL)
     print(f"Dropped the PostgreSQL database {BENCH_DATABASE}.")
 
 
 def postgres_url(scale: int, fresh: bool) -> str:
     schema = f"bench_crm_{scale}x"
-    base = make_url(POSTGRES_URL).set(database=BENCH_DATABASE)
-    admin = create_engine(base, poolclass=NullPool)
-    try:
-        with admin.begin() as connection:
-            if fresh:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    finally:
-        admin.dispose()
-    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    quoted = postgres_admin.quote_identifier(schema)
+    with postgres_admin.admin_connection(BENCH_DATABASE_URL, database=BENCH_DATABASE) as connection:
+        if fresh:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {quoted} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+    url = make_url(BENCH_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False)
 
 

@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.engine import make_url
 
 from backend.config import Settings
 from backend.crm.recompute import recompute_all
 from backend.store.db import get_engine
 from backend.store.seed import seed_database
+from scripts import postgres_admin
 from scripts.production import secrets_env, write_endpoints
 from scripts.stack import Ports, Stack, free_port
 
@@ -28,53 +27,25 @@ POSTGRES_PORT = 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 
-def _admin() -> Engine:
-    return create_engine(
-        ADMIN_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )  # fmt: skip
-
-
 def database_url(name: str, port: int = POSTGRES_PORT) -> str:
     """The URL of database `name` on this machine's PostgreSQL, or through a forwarder on
     `port` (the fault tests cut the database off that way)."""
     return make_url(ADMIN_URL).set(database=name, port=port).render_as_string(hide_password=False)
 
 
-def recreate_database(name: str) -> str:
-    """Drop `name` if it exists and create it empty; its URL. Raises OperationalError when
-    PostgreSQL cannot be reached."""
-    admin = _admin()
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return database_url(name)
-
-
-def drop_database(name: str) -> None:
-    get_engine(database_url(name)).dispose()
-    admin = _admin()
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
 @contextmanager
 def seeded_database(name: str, customers: int = 60, shipments: int = 2500) -> Iterator[str]:
     """A fresh PostgreSQL store seeded as `make seed` does (value tiers computed), dropped
-    afterwards."""
-    url = recreate_database(name)
+    afterwards. Raises OperationalError when PostgreSQL cannot be reached."""
+    url = postgres_admin.recreate(database_url(name))
     try:
         seed_database(url, customers=customers, shipments=shipments, seed=11, echo=lambda _: None)
         recompute_all(get_engine(url))
         yield url
     finally:
-        drop_database(name)
+        # This process's pool first: the cached engine would keep connections the drop ends.
+        get_engine(url).dispose()
+        postgres_admin.drop(url)
 
 
 def redis_command(db: int, *words: str) -> bytes:

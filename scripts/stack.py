@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -133,6 +134,19 @@ class Stack:
             env.update(self.rasa_env)
             env["ACTION_ENDPOINT_URL"] = self.action_endpoint_for(name)
         return env
+
+    def credentials(self, role: Literal["agent", "manager"] = "agent") -> tuple[str, str]:
+        """Username and password of the demo agent (or manager) the backend creates: what the
+        backend's environment sets, else the built-in demo values (production mode refuses
+        those, so production stacks set their own)."""
+        from backend.config import Settings
+
+        env = self._env_for("backend")
+        defaults = Settings.model_fields
+        return (
+            env.get(f"DEMO_{role.upper()}_USERNAME", defaults[f"demo_{role}_username"].default),
+            env.get(f"DEMO_{role.upper()}_PASSWORD", defaults[f"demo_{role}_password"].default),
+        )
 
     def commands(self) -> dict[str, list[str]]:
         rasa = {
@@ -272,39 +286,6 @@ def prepare_store(database_url: str) -> None:
         subprocess.run(command, cwd=ROOT, check=True, env=env)
 
 
-def ensure_database(database_url: str) -> str | None:
-    """Create a PostgreSQL store's database when the server has none of that name (a new
-    machine); None when it exists or was created, else why it cannot be reached or made."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-    from sqlalchemy.pool import NullPool
-
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql" or not url.database:
-        return None
-    # The server's maintenance database, which every PostgreSQL has.
-    admin = create_engine(
-        url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 5},
-    )  # fmt: skip
-    try:
-        with admin.connect() as connection:
-            exists = connection.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
-            ).first()
-            if exists is None:
-                quoted = url.database.replace('"', '""')
-                connection.execute(text(f'CREATE DATABASE "{quoted}"'))
-                print(f"  created database {url.database}", flush=True)
-    except (OperationalError, ProgrammingError) as exc:
-        first_line = (str(exc.orig).splitlines() or ["?"])[0]
-        return f"cannot reach or create database {url.database!r}: {first_line}"
-    finally:
-        admin.dispose()
-    return None
-
-
 def migrate_store(database_url: str) -> None:
     """Production: bring the schema up to date (Alembic), without demo data."""
     command = [str(APP_PYTHON), "-m", "backend.store", "upgrade", "--database-url", database_url]
@@ -319,6 +300,7 @@ def prepare_knowledge() -> None:
 def run(args: argparse.Namespace) -> int:
     from backend.api.conversation_bus import uses_redis
     from backend.config import get_settings
+    from scripts import postgres_admin
     from scripts.production import ProductionConfigError, secrets_env, write_endpoints
     from scripts.train import train
 
@@ -350,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         production = {"backend_workers": args.backend_workers or 1}
     print("[1/4] customer store", flush=True)
-    problem = ensure_database(database_url)
+    problem = postgres_admin.ensure(database_url)
     if problem:
         print(f"customer store: {problem} (DATABASE_URL)", file=sys.stderr)
         return 2

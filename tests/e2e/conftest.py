@@ -10,14 +10,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 from sqlmodel import Session
 from websockets.sync.client import ClientConnection, connect
 
-from backend.config import Settings
 from backend.crm.recompute import recompute_all
 from backend.store.db import get_engine
 from backend.store.models import Shipment
@@ -111,16 +110,9 @@ def stack(e2e_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         running.stop()
 
 
-def agent_headers(stack: Stack, role: str = "agent") -> dict[str, str]:
+def agent_headers(stack: Stack, role: Literal["agent", "manager"] = "agent") -> dict[str, str]:
     """Bearer headers of a new session of the demo agent (or manager) the backend created."""
-    # The stack's own settings: production mode refuses the built-in demo passwords, so its
-    # stacks set theirs.
-    settings = Settings(**{k.lower(): v for k, v in stack.env.items() if k.startswith("DEMO_")})
-    username, password = (
-        (settings.demo_manager_username, settings.demo_manager_password)
-        if role == "manager"
-        else (settings.demo_agent_username, settings.demo_agent_password)
-    )
+    username, password = stack.credentials(role)
     response = httpx.post(
         f"{stack.backend_url}/api/agent/login",
         json={"username": username, "password": password},

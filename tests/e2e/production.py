@@ -22,17 +22,6 @@ from scripts import production_stack as production
 from scripts.stack import Stack, free_port
 from scripts.train import train
 
-POSTGRES_PORT = production.POSTGRES_PORT
-database_url = production.database_url
-__all__ = [
-    "POSTGRES_PORT",
-    "Gate",
-    "database_url",
-    "production_stack",
-    "production_store",
-    "rasa_gates",
-]
-
 
 class Gate:
     """A TCP forwarder to one local port (a Rasa server, PostgreSQL) that the test opens and

@@ -29,16 +29,10 @@ from backend.complaints.models import ComplaintTicket
 from backend.store.db import get_engine, session_scope
 from backend.store.models import Shipment, ShipmentStatus
 from scripts.production import ENDPOINTS_FILE
+from scripts.production_stack import POSTGRES_PORT, database_url
 from scripts.stack import Stack
 from tests.e2e.conftest import Chat
-from tests.e2e.production import (
-    POSTGRES_PORT,
-    Gate,
-    database_url,
-    production_stack,
-    production_store,
-    rasa_gates,
-)
+from tests.e2e.production import Gate, production_stack, production_store, rasa_gates
 
 DATABASE = "parcelline_faults_test"
 REDIS_DB = 12

@@ -9,10 +9,10 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
 
+from scripts import postgres_admin
 from scripts.paths import RASA_PYTHON, ROOT
 from scripts.train import rasa_env
 
@@ -93,20 +93,13 @@ asyncio.run(main())
 
 @pytest.fixture
 def tracker_database() -> Iterator[str]:
-    admin = create_engine(
-        ADMIN_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )  # fmt: skip
+    url = make_url(ADMIN_URL).set(database=PROBE_DATABASE).render_as_string(hide_password=False)
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{PROBE_DATABASE}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{PROBE_DATABASE}"'))
+        postgres_admin.recreate(url)
     except OperationalError as exc:
         pytest.skip(f"PostgreSQL is not reachable: {exc.orig}")
     yield PROBE_DATABASE
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{PROBE_DATABASE}" WITH (FORCE)'))
-    admin.dispose()
+    postgres_admin.drop(url)
 
 
 @pytest.mark.parametrize(

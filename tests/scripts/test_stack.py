@@ -1,16 +1,13 @@
 """The processes the stack starts: one action server per Rasa server, and the backend's workers;
-and the PostgreSQL database a new machine lacks, made before the store is migrated."""
+and the demo agent's credentials the backend gets."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
 
-from scripts.stack import Ports, Stack, ensure_database
+from scripts.stack import Ports, Stack
 
 
 def production_stack(action_servers: int, rasa_servers: int = 2, workers: int = 2) -> Stack:
@@ -52,33 +49,16 @@ def test_the_backend_runs_its_workers_on_one_port() -> None:
     assert embedded["backend"][embedded["backend"].index("--workers") + 1] == "1"
 
 
-def test_a_missing_postgresql_database_is_created_once() -> None:
-    admin_url = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    admin = create_engine(
-        admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )  # fmt: skip
-    name = "parcelline_stack_new_db_test"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable: {exc.orig}")
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
-        assert ensure_database(url) is None
-        assert ensure_database(url) is None  # already there: nothing to do
-        with create_engine(url, poolclass=NullPool).connect() as connection:
-            assert connection.execute(text("SELECT current_database()")).scalar_one() == name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def test_an_unreachable_postgresql_server_is_said_in_one_line() -> None:
-    problem = ensure_database("postgresql+psycopg://postgres@127.0.0.1:1/parcelline")
-    assert problem is not None
-    assert problem.startswith("cannot reach or create database 'parcelline'")
-    assert "\n" not in problem
-    assert ensure_database("sqlite:///var/store.db") is None
+def test_the_demo_credentials_are_the_ones_the_backend_gets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for role in ("AGENT", "MANAGER"):
+        for item in ("USERNAME", "PASSWORD"):
+            monkeypatch.delenv(f"DEMO_{role}_{item}", raising=False)
+    embedded = Stack(model=Path("m"), database_url="sqlite:///x.db")
+    assert embedded.credentials() == ("agent", "parcelline-agent-demo")
+    assert embedded.credentials("manager") == ("manager", "parcelline-manager-demo")
+    production = production_stack(action_servers=1)
+    production.env.update({"DEMO_AGENT_PASSWORD": "own-agent-secret", "DEMO_MANAGER_USERNAME": "m"})
+    assert production.credentials() == ("agent", "own-agent-secret")
+    assert production.credentials("manager") == ("m", "parcelline-manager-demo")
