@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import random
 import re
 import subprocess
@@ -27,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -262,9 +264,8 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def group_rss_mb(pgid: int) -> float:
-    """Resident memory of every process in the process group (a service and its children)."""
-    total = 0
+def _group_stats(pgid: int) -> Iterator[tuple[int, list[str]]]:
+    """(pid, /proc/pid/stat fields after the name) of every process in the process group."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -273,8 +274,32 @@ def group_rss_mb(pgid: int) -> float:
         except OSError:
             continue
         if int(fields[2]) == pgid:  # field 5 of stat, after the name: the process group
-            total += _rss_kb(int(entry.name))
-    return total / 1024
+            yield int(entry.name), fields
+
+
+def group_rss_mb(pgid: int) -> float:
+    """Resident memory of every process in the process group (a service and its children)."""
+    return sum(_rss_kb(pid) for pid, _fields in _group_stats(pgid)) / 1024
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user and system) used so far by the processes of the group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum((int(f[11]) + int(f[12])) / tick for _pid, f in _group_stats(pgid))
+
+
+class CpuWatch:
+    """CPU milliseconds each service spends per turn over a phase: where a turn's time goes."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.pids = {name: proc.pid for name, proc in stack.processes.items()}
+        self.start = {name: group_cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def per_turn_ms(self, turns: int) -> dict[str, float]:
+        return {
+            name: round(1000 * (group_cpu_seconds(pid) - self.start[name]) / max(turns, 1), 1)
+            for name, pid in self.pids.items()
+        }
 
 
 class MemoryWatch:
@@ -404,6 +429,13 @@ def print_phase(name: str, summary: dict[str, object], results: Results, base: d
     by_kind = ", ".join(f"{k} {v}" for k, v in results.errors.items())
     print(f"  errors {errors}{f' ({by_kind})' if by_kind else ''}  target 0: "
           f"{'met' if errors == 0 else 'NOT met'}")  # fmt: skip
+    cpu: dict[str, float] = summary.get("cpu_ms_per_turn") or {}  # type: ignore[assignment]
+    if cpu:
+        before = base.get("cpu_ms_per_turn", {})
+        shares = ", ".join(
+            f"{k} {v:.1f} {ratio(v, before.get(k))}".rstrip() for k, v in cpu.items()
+        )
+        print(f"  CPU per turn (ms): {shares}; all {sum(cpu.values()):.1f}")
     wrong = ", ".join(f"{k} {v}" for k, v in results.wrong.items())
     print(f"  wrong answers {summary['wrong_answers']}{f' ({wrong})' if wrong else ''}")
     for sample in results.samples:
@@ -498,12 +530,14 @@ def run(args: argparse.Namespace) -> int:
                 profilers = []
                 if args.profile and name == phases[-1][0]:
                     profilers = start_profilers(stack, seconds, Path(args.profile))
+                cpu = CpuWatch(stack)
                 results = asyncio.run(
                     drive(ws_url, pools, conversations, seconds, pause, seed=index + 1)
                 )
                 for spy in profilers:
                     spy.wait()
                 summary = summarise(results)
+                summary["cpu_ms_per_turn"] = cpu.per_turn_ms(results.turns)
                 figures[name] = summary
                 print_phase(name, summary, results, base.get(name, {}))
                 failed |= bool(summary["errors"]) or not summary["turns"]

@@ -6,8 +6,12 @@ The services load the default index (``var/knowledge-index``), as ``make run`` d
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from actions import messages
 from backend.store.models import Shipment
+from scripts.stack import Stack
 from tests.e2e.conftest import Chat
 
 OFFER_HUMAN = "Would you like to talk to one of our team about it?"
@@ -73,3 +77,31 @@ def test_a_damaged_parcel_and_the_claim_rule(chat: Chat, examples: dict[str, Shi
     followed = chat.choose(next(b for b in buttons(said) if b["payload"] == track))
     assert number in followed
     assert "Which tracking number" not in followed
+
+
+def test_the_action_server_holds_one_encoder(chat: Chat, stack: Stack) -> None:
+    """Sanic's manager process imports the actions too; only the worker that serves loads
+    torch and the model (a second copy cost about 450 MB)."""
+    chat.say("how many days do I have to report damage?")
+    group = stack.processes["actions"].pid
+    with_torch = [pid for pid in group_pids(group) if "libtorch" in maps_of(pid)]
+    assert len(group_pids(group)) >= 2  # the manager and its worker
+    assert len(with_torch) == 1, with_torch
+
+
+def group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.getpgid(int(entry.name)) == pgid:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def maps_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return ""
