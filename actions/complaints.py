@@ -109,6 +109,48 @@ _YES = re.compile(r"\b(yes|yeah|yep|i do|i have|got (?:some|them|photos|pictures
 _NO = re.compile(r"\b(no|nope|none|don'?t|didn'?t|not)\b", re.I)
 MIN_DESCRIPTION_WORDS = 3
 DESCRIPTION_FROM_FIRST_MESSAGE_WORDS = 8
+# How a question starts: an off-topic question asked instead of the description is answered
+# as one ("what's the weather in Leeds"); an off-topic statement is the story itself.
+QUESTION_STARTS = frozenset(
+    [
+        "what",
+        "what's",
+        "whats",
+        "where",
+        "when",
+        "why",
+        "how",
+        "who",
+        "which",
+        "can",
+        "could",
+        "do",
+        "does",
+        "did",
+        "is",
+        "are",
+        "will",
+        "would",
+        "should",
+        "may",
+    ]
+)
+
+
+def is_story_read_as_off_topic(tracker: Tracker) -> bool:
+    """The shipper's own account of what happened, which the classifier took for an off-topic
+    message ("the handle of the mug is also snapped off"): a statement, not a question, given
+    when the form asks for the description."""
+    if (
+        tracker.get_slot("requested_slot") != "complaint_description"
+        or latest_intent(tracker) != "out_of_scope"
+    ):
+        return False
+    text = latest_text(tracker).strip().lower()
+    words = text.split()
+    return bool(words) and not text.endswith("?") and words[0] not in QUESTION_STARTS
+
+
 MAX_TICKET_ATTEMPTS = 2
 MAX_PROOF_ATTEMPTS = 3
 
@@ -382,7 +424,7 @@ class ValidateComplaintForm(RequestsOwnSlots, ShipmentAccessForm):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
         text = latest_text(tracker)
-        if is_answer(tracker, "complaint_description"):
+        if is_answer(tracker, "complaint_description") or is_story_read_as_off_topic(tracker):
             return {"complaint_description": text}
         if (
             not tracker.get_slot("complaint_description")

@@ -71,6 +71,24 @@ def predict_held_out(model: Path, out: Path) -> list[nlu_metrics.Prediction]:
     return nlu_metrics.load_predictions(out)
 
 
+def print_declined(figures: nlu_metrics.HeldOut) -> None:
+    """Off-topic messages read as service questions meet the knowledge index's threshold
+    next: below it the assistant says it is not sure, which is a refusal to the shipper."""
+    from knowledge import search
+
+    def answers(text: str) -> bool:
+        return search(text).confident
+
+    taken = [p for p in figures.off_topic if p.predicted == nlu_metrics.KNOWLEDGE_INTENT]
+    answered = sum(answers(p.text) for p in taken)
+    declined = nlu_metrics.declined_rate(figures.off_topic, answers)
+    print(
+        f"  as the shipper sees it: of {len(taken)} off-topic messages read as service "
+        f"questions, {answered} get a knowledge answer and {len(taken) - answered} \"I'm not "
+        f'sure"; off-topic declined {declined:.3f}'
+    )
+
+
 def threshold_sweep(predictions: list[nlu_metrics.Prediction]) -> None:
     """What other fallback settings would trade: off-topic rejected against in-scope kept."""
     print("\n  fallback settings (the same predictions, no retraining):")
@@ -128,7 +146,9 @@ def main(argv: list[str]) -> int:
     model = nlu_model(args.config)
     predictions = predict_held_out(model, out / "heldout.json")
     print(f"\n== Held-out ({HELD_OUT.relative_to(ROOT)}) ==")
-    nlu_metrics.print_held_out(nlu_metrics.held_out(predictions), per_intent=True)
+    figures = nlu_metrics.held_out(predictions)
+    nlu_metrics.print_held_out(figures, per_intent=True)
+    print_declined(figures)
     if args.sweep:
         threshold_sweep(predictions)
     if not args.no_cv:

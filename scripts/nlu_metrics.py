@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 # Where an off-topic message should end: the out-of-scope intent, or the fallback when the
 # classifier is unsure. Either answer keeps the assistant out of a logistics flow.
 REJECTED = frozenset({"out_of_scope", "nlu_fallback"})
+# Service questions: answered from the knowledge index only above its threshold.
+KNOWLEDGE_INTENT = "ask_question"
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,21 @@ def rejection_rate(predictions: list[Prediction]) -> float:
     if not predictions:
         return 0.0
     return sum(p.predicted in REJECTED for p in predictions) / len(predictions)
+
+
+def declined_rate(predictions: list[Prediction], answers: Callable[[str], bool]) -> float:
+    """Share of messages the assistant does not act on, as the shipper sees it: rejected by
+    the NLU, or read as a service question that the knowledge index (`answers`) cannot answer
+    above its threshold, so the assistant says it is not sure instead of answering."""
+    if not predictions:
+        return 0.0
+    acted = [
+        p
+        for p in predictions
+        if p.predicted not in REJECTED
+        and not (p.predicted == KNOWLEDGE_INTENT and not answers(p.text))
+    ]
+    return 1 - len(acted) / len(predictions)
 
 
 def confusion_pairs(predictions: list[Prediction], top: int = 8) -> list[tuple[str, str, int]]:

@@ -179,6 +179,18 @@ async def test_a_long_first_message_is_the_description(domain: dict[str, Any]) -
     assert slots["requested_slot"] == "callback_channel"  # billing needs no parcel
 
 
+async def test_a_story_read_as_off_topic_is_the_description_but_a_question_is_not(
+    domain: dict[str, Any],
+) -> None:
+    asked = {"complaint_category": "damaged", "requested_slot": "complaint_description"}
+    story = "the handle of the mug is also snapped off"
+    slots, _ = await run_form(domain, story, intent="out_of_scope", slots=asked)
+    assert slots["complaint_description"] == story
+    for question in ("what's the weather in Leeds", "the weather in Leeds?"):
+        slots, _ = await run_form(domain, question, intent="out_of_scope", slots=asked)
+        assert not slots.get("complaint_description"), question
+
+
 async def test_vague_start_asks_for_the_category_then_a_button_answers(
     domain: dict[str, Any],
 ) -> None:

@@ -50,6 +50,22 @@ def test_off_topic_messages_are_rejected_by_out_of_scope_or_the_fallback() -> No
     assert nlu_metrics.rejection_rate(off_topic) == pytest.approx(0.5)
 
 
+def test_a_service_question_the_index_cannot_answer_is_declined_as_the_shipper_sees_it() -> None:
+    def off(predicted: str, text: str) -> Prediction:
+        return Prediction(text, "out_of_scope", predicted, 0.9, predicted)
+
+    off_topic = [
+        off("out_of_scope", "what is the weather"),
+        off("ask_question", "how do I claim universal credit"),  # not sure: declined
+        off("ask_question", "how do I open a bank account"),  # answered: acted on
+        off("file_complaint", "my card was charged twice"),  # a form: acted on
+    ]
+    answered = {"how do I open a bank account"}
+    rate = nlu_metrics.declined_rate(off_topic, lambda text: text in answered)
+    assert rate == pytest.approx(0.5)
+    assert nlu_metrics.rejection_rate(off_topic) == pytest.approx(0.25)
+
+
 def test_fallback_replay_applies_threshold_and_ambiguity() -> None:
     sure = _p("greet", "greet", confidence=0.9, second=0.05)
     low = _p("greet", "greet", confidence=0.55, second=0.1)
