@@ -9,8 +9,9 @@ own traffic. Simulated shippers talk to the backend over the widget's WebSocket
 knowledge questions, complaint forms, survey answers and small talk. Two load shapes:
 conversational (about 2 s between a shipper's messages, 32 conversations at once) and
 saturation (no pauses; 8 and 32 conversations). Prints per turn type p50/p95/p99, sustained
-turns per second, errors, the peak resident memory of every process (children included),
-the targets of issue 8 and the ratio to the committed baseline (scripts/bench_baseline.json).
+turns per second, errors, each service's CPU milliseconds per turn, the peak resident memory
+of every process (children included), the speed and memory targets and the ratio to the
+committed baseline (scripts/bench_baseline.json).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from scripts.train import model_path, train, training_record
 BASELINE = ROOT / "scripts" / "bench_baseline.json"
 APOLOGY = "having trouble answering"
 REFERENCE = re.compile(r"\bC-\d{2}-\d{5}\b")
-# Issue 8's targets: p95 per turn type at 32 conversational shippers, saturation throughput,
+# The targets: p95 per turn type at 32 conversational shippers, saturation throughput,
 # errors and memory.
 P95_TARGET_MS = {"tracking": 150.0, "knowledge": 200.0}
 TURNS_PER_S_TARGET = 30.0
