@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
+
+from backend.api.sliding_windows import SlidingWindows
 
 # Bound on addresses kept, so a flood from many addresses cannot grow memory forever.
 MAX_ADDRESSES = 50_000
@@ -31,7 +32,7 @@ class LoginThrottle:
         self.max_failures = max_failures  # 0: no limit
         self.window_seconds = window_seconds
         self._clock = clock
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._failures = SlidingWindows(window_seconds, MAX_ADDRESSES)
         self._lock = threading.Lock()
 
     def retry_after(self, address: str | None) -> int:
@@ -40,11 +41,8 @@ class LoginThrottle:
             return 0
         now = self._clock()
         with self._lock:
-            window = self._failures.get(address)
-            if window is None:
-                return 0
-            self._expire(window, now)
-            if len(window) < self.max_failures:
+            window = self._failures.current(address, now)
+            if window is None or len(window) < self.max_failures:
                 return 0
             return max(1, int(window[0] + self.window_seconds - now) + 1)
 
@@ -53,15 +51,4 @@ class LoginThrottle:
             return
         now = self._clock()
         with self._lock:
-            window = self._failures.get(address)
-            if window is None:
-                if len(self._failures) >= MAX_ADDRESSES:
-                    self._failures.popitem(last=False)
-                window = self._failures[address] = deque()
-            self._failures.move_to_end(address)
-            self._expire(window, now)
-            window.append(now)
-
-    def _expire(self, window: deque[float], now: float) -> None:
-        while window and window[0] <= now - self.window_seconds:
-            window.popleft()
+            self._failures.window(address, now).append(now)

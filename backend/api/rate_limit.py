@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from redis.exceptions import RedisError
 
 from backend.api.schemas import BotMessage
+from backend.api.sliding_windows import SlidingWindows
 from backend.config import Settings
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class RateLimiter:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
         self._clock = clock
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+        self._hits = SlidingWindows(WINDOW_SECONDS, MAX_KEYS)
         self._lock = threading.Lock()
 
     async def allow(self, conversation_id: str, client_ip: str | None) -> bool:
@@ -67,24 +67,13 @@ class RateLimiter:
         with self._lock:
             windows = []
             for key, limit in _limited_keys(self._settings, conversation_id, client_ip):
-                window = self._window(key, now)
+                window = self._hits.window(key, now)
                 if len(window) >= limit:
                     return False
                 windows.append(window)
             for window in windows:
                 window.append(now)
             return True
-
-    def _window(self, key: str, now: float) -> deque[float]:
-        window = self._hits.get(key)
-        if window is None:
-            if len(self._hits) >= MAX_KEYS:
-                self._hits.popitem(last=False)
-            window = self._hits[key] = deque()
-        self._hits.move_to_end(key)
-        while window and window[0] <= now - WINDOW_SECONDS:
-            window.popleft()
-        return window
 
 
 # Refuse when any counter is at its limit, else count the message in every one
