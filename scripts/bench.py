@@ -265,7 +265,7 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def _group_stats(pgid: int) -> Iterator[tuple[int, list[str]]]:
+def group_processes(pgid: int) -> Iterator[tuple[int, list[str]]]:
     """(pid, /proc/pid/stat fields after the name) of every process in the process group."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -280,13 +280,13 @@ def _group_stats(pgid: int) -> Iterator[tuple[int, list[str]]]:
 
 def group_rss_mb(pgid: int) -> float:
     """Resident memory of every process in the process group (a service and its children)."""
-    return sum(_rss_kb(pid) for pid, _fields in _group_stats(pgid)) / 1024
+    return sum(_rss_kb(pid) for pid, _fields in group_processes(pgid)) / 1024
 
 
 def group_cpu_seconds(pgid: int) -> float:
     """CPU time (user and system) used so far by the processes of the group."""
     tick = os.sysconf("SC_CLK_TCK")
-    return sum((int(f[11]) + int(f[12])) / tick for _pid, f in _group_stats(pgid))
+    return sum((int(f[11]) + int(f[12])) / tick for _pid, f in group_processes(pgid))
 
 
 class CpuWatch:

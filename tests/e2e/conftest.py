@@ -110,6 +110,18 @@ def stack(e2e_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         running.stop()
 
 
+def rasa_tracker(stack: Stack, conversation_id: str) -> dict[str, Any]:
+    """The conversation's tracker from Rasa's HTTP API, with the stack's token (in production
+    mode any server: they share the tracker store)."""
+    response = httpx.get(
+        f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
+        params={"token": stack.api_token},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
 def agent_headers(stack: Stack, role: Literal["agent", "manager"] = "agent") -> dict[str, str]:
     """Bearer headers of a new session of the demo agent (or manager) the backend created."""
     username, password = stack.credentials(role)

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -31,7 +30,7 @@ from backend.store.models import Shipment, ShipmentStatus
 from scripts.production import ENDPOINTS_FILE
 from scripts.production_stack import POSTGRES_PORT, database_url
 from scripts.stack import Stack
-from tests.e2e.conftest import Chat
+from tests.e2e.conftest import Chat, rasa_tracker
 from tests.e2e.production import Gate, production_stack, production_store, rasa_gates
 
 DATABASE = "parcelline_faults_test"
@@ -95,17 +94,6 @@ def damaged_parcels(url: str, count: int, skip: int = 0) -> list[Shipment]:
     return found
 
 
-def tracker(stack: Stack, conversation_id: str) -> dict[str, Any]:
-    """The conversation's tracker from Rasa's HTTP API (any server: they share the store)."""
-    response = httpx.get(
-        f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
-        params={"token": stack.api_token},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 def tickets_of(url: str, conversation_id: str) -> list[ComplaintTicket]:
     with session_scope(url) as session:
         found = list(
@@ -144,7 +132,7 @@ def action_server_killed_mid_form(stack: Stack, store_url: str) -> None:
             answer = chat.say_text(amount(parcel))
             assert answer.startswith(APOLOGY), answer
             # The form is where it was: the same question open, the earlier answers kept.
-            state = tracker(stack, chat.conversation_id)
+            state = rasa_tracker(stack, chat.conversation_id)
         finally:
             # Whatever happened: the other tests need them.
             stack.restart_together(list(stack.action_ports))

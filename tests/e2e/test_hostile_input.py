@@ -27,7 +27,7 @@ from backend.store.models import Shipment
 from backend.store.queries import find_shipment
 from scripts.paths import ROOT
 from scripts.stack import Stack
-from tests.e2e.conftest import Chat, SocketChat
+from tests.e2e.conftest import Chat, SocketChat, rasa_tracker
 
 CORPUS = Path(__file__).with_name("hostile_messages.yml")
 KNOWN = "<<KNOWN>>"
@@ -80,16 +80,10 @@ class Rasa:
     """Rasa's view of a conversation, through its HTTP API (the stack's token)."""
 
     def __init__(self, stack: Stack) -> None:
-        self.url, self.token = stack.rasa_url, stack.api_token
+        self.stack = stack
 
     def tracker(self, conversation_id: str) -> dict[str, Any]:
-        response = httpx.get(
-            f"{self.url}/conversations/{conversation_id}/tracker",
-            params={"token": self.token},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        return dict(response.json())
+        return rasa_tracker(self.stack, conversation_id)
 
     def user_events(self, conversation_id: str) -> list[dict[str, Any]]:
         events = self.tracker(conversation_id)["events"]

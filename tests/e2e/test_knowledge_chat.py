@@ -6,11 +6,11 @@ The services load the default index (``var/knowledge-index``), as ``make run`` d
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from actions import messages
 from backend.store.models import Shipment
+from scripts.bench import group_processes
 from scripts.stack import Stack
 from tests.e2e.conftest import Chat
 
@@ -83,21 +83,10 @@ def test_the_action_server_holds_one_encoder(chat: Chat, stack: Stack) -> None:
     """Sanic's manager process imports the actions too; only the worker that serves loads
     torch and the model (a second copy cost about 450 MB)."""
     chat.say("how many days do I have to report damage?")
-    group = stack.processes["actions"].pid
-    with_torch = [pid for pid in group_pids(group) if "libtorch" in maps_of(pid)]
-    assert len(group_pids(group)) >= 2  # the manager and its worker
+    pids = [pid for pid, _stat in group_processes(stack.processes["actions"].pid)]
+    with_torch = [pid for pid in pids if "libtorch" in maps_of(pid)]
+    assert len(pids) >= 2  # the manager and its worker
     assert len(with_torch) == 1, with_torch
-
-
-def group_pids(pgid: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and os.getpgid(int(entry.name)) == pgid:
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
 
 
 def maps_of(pid: int) -> str:
