@@ -25,6 +25,7 @@ from actions.forms import latest_text
 from actions.handoff import hand_over
 from actions.open_complaints import remind_of_open_complaint
 from actions.store import StoreError, store_session
+from actions.suggestions import suggestion, ticket_in
 from backend.handoff.models import Reason
 from backend.store import queries, tracking_numbers
 from knowledge import SearchResult, get_index
@@ -134,11 +135,20 @@ class ActionAnswerQuestion(Action):
             result.reason,
             result.hits[0].id if result.hits else None,
         )
+        # What the shipper probably meant, when the NLU was unsure but had a parcel task in
+        # mind; never in the middle of a form, which the shipper is busy with.
+        guess = (
+            None
+            if aside
+            else suggestion(tracker.latest_message, number, ticket_in(tracker.latest_message))
+        )
         if not result.confident:
             if not aside and misunderstood_twice(tracker):
                 # Two messages in a row the bot could not place: a person, not a third guess.
                 hand_over(dispatcher, tracker, Reason.not_understood)
                 return [SlotSet("offer_human", False)]
+            if guess:
+                return self.did_you_mean(dispatcher, result, guess, number)
             return self.not_sure(dispatcher, result, None if aside else number)
 
         best = result.hits[0]
@@ -154,9 +164,12 @@ class ActionAnswerQuestion(Action):
                 text=messages.KNOWLEDGE_ANSWER.format(answer=" ".join(sentences), title=best.title)
             )
             return events
+        if guess:
+            buttons.append(guess)
         if number:
             buttons += self.parcel_buttons(number, best.topic)
             events.append(SlotSet("tracking_number", number))
+        buttons = list({button["payload"]: button for button in buttons}.values())
         dispatcher.utter_message(
             text=messages.KNOWLEDGE_ANSWER.format(answer=" ".join(sentences), title=best.title),
             buttons=buttons,
@@ -191,6 +204,26 @@ class ActionAnswerQuestion(Action):
                 {"title": f"Talk to our team about {number}", "payload": "/human_handoff"}
             )
         return buttons
+
+    @staticmethod
+    def did_you_mean(
+        dispatcher: CollectingDispatcher,
+        result: SearchResult,
+        guess: dict[str, str],
+        number: str | None,
+    ) -> list[EventType]:
+        """The likely task first, then the closest knowledge titles; the buttons are the
+        question, so no person is offered on top of them."""
+        closest = [h for h in result.hits if h.score >= CLOSEST_FLOOR][:MAX_RELATED]
+        buttons = [guess] + [question_button(h.id, h.title) for h in closest]
+        which = "this" if len(buttons) == 1 else "one of these"
+        dispatcher.utter_message(
+            text=messages.KNOWLEDGE_DID_YOU_MEAN.format(which=which), buttons=buttons
+        )
+        events: list[EventType] = [SlotSet("offer_human", False)]
+        if number:
+            events.append(SlotSet("tracking_number", number))
+        return events
 
     @staticmethod
     def not_sure(

@@ -56,6 +56,11 @@ KNOWLEDGE_NOT_SURE = (
     "I'm not sure about that, and I'd rather not guess. I can answer questions about our "
     "services, prices, deliveries, claims and returns, and track parcels."
 )
+# A guess offered as buttons (actions/suggestions.py); nothing has been started.
+KNOWLEDGE_DID_YOU_MEAN = (
+    "I'm not sure I understood that, so I haven't done anything yet. Did you mean {which}? "
+    "If not, please put it another way, or ask for a person."
+)
 KNOWLEDGE_NOT_SURE_CLOSEST = (
     "I'm not sure I have the answer to that, and I'd rather not guess. These are the closest "
     "topics I know about:"

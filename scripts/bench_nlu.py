@@ -87,6 +87,13 @@ def print_declined(figures: nlu_metrics.HeldOut) -> None:
         f"questions, {answered} get a knowledge answer and {len(taken) - answered} \"I'm not "
         f'sure"; off-topic declined {declined:.3f}'
     )
+    offered = nlu_metrics.suggested(figures.in_scope + figures.off_topic)
+    fell_back = offered.right + offered.other + offered.none
+    print(
+        f'  "did you mean …?": of {fell_back} in-scope messages that fell back, {offered.right} '
+        f"are offered the task they ask for, {offered.other} another task, {offered.none} "
+        f"nothing; {offered.off_topic} off-topic messages are offered a task (a button)"
+    )
 
 
 def threshold_sweep(predictions: list[nlu_metrics.Prediction]) -> None:

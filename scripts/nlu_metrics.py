@@ -15,9 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from actions.suggestions import suggested_intent
+
 # Where an off-topic message should end: the out-of-scope intent, or the fallback when the
 # classifier is unsure. Either answer keeps the assistant out of a logistics flow.
 REJECTED = frozenset({"out_of_scope", "nlu_fallback"})
+FALLBACK = "nlu_fallback"
 # Service questions: answered from the knowledge index only above its threshold.
 KNOWLEDGE_INTENT = "ask_question"
 
@@ -135,6 +138,37 @@ def declined_rate(predictions: list[Prediction], answers: Callable[[str], bool])
         and not (p.predicted == KNOWLEDGE_INTENT and not answers(p.text))
     ]
     return 1 - len(acted) / len(predictions)
+
+
+@dataclass(frozen=True)
+class Suggested:
+    """What "did you mean …?" (actions/suggestions.py) offers for messages that fell back."""
+
+    right: int  # in-scope, offered the task the message asked for
+    other: int  # in-scope, offered another task
+    none: int  # in-scope, nothing offered
+    off_topic: int  # off-topic, offered a task (a button, nothing started)
+
+
+def suggested(predictions: list[Prediction]) -> Suggested:
+    in_scope, off_topic = split([p for p in predictions if p.predicted == FALLBACK])
+
+    def offer(p: Prediction) -> str | None:
+        has_number = any(span[0] == "tracking_number" for span in p.entities)
+        return suggested_intent(p.top_intent, p.confidence, has_number)
+
+    def asked(p: Prediction) -> str:
+        # A bare number is answered with a look-up, so that is the task it asks for.
+        has_number = any(span[0] == "tracking_number" for span in p.entities)
+        return "track_shipment" if p.expected == "inform" and has_number else p.expected
+
+    offers = [(offer(p), asked(p)) for p in in_scope]
+    return Suggested(
+        right=sum(got == want for got, want in offers),
+        other=sum(got is not None and got != want for got, want in offers),
+        none=sum(got is None for got, _ in offers),
+        off_topic=sum(offer(p) is not None for p in off_topic),
+    )
 
 
 def confusion_pairs(predictions: list[Prediction], top: int = 8) -> list[tuple[str, str, int]]:

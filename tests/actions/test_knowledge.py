@@ -124,3 +124,44 @@ def test_the_action_is_in_the_domain(domain: dict[str, Any]) -> None:
     assert "action_answer_question" in domain["actions"]
     assert "ask_question" in domain["intents"]
     assert "knowledge_id" in domain["entities"]
+
+
+async def overruled(
+    text: str, best: str, confidence: float, domain: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The action's answer to a message the FallbackClassifier overruled."""
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text, intent="nlu_fallback")
+    tracker.latest_message["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.75},
+        {"name": best, "confidence": confidence},
+    ]
+    events = await ActionAnswerQuestion().run(dispatcher, tracker, domain)
+    return dispatcher.messages, slot_events(events)
+
+
+async def test_an_unsure_parcel_task_is_offered_not_started(domain: dict[str, Any]) -> None:
+    text = f"the postcode on {NUMBER} is wrong, make it BS8 1TH please"
+    said, slots = await overruled(text, "change_delivery_address", 0.6, domain)
+    assert len(said) == 1
+    assert said[0]["text"].startswith("I'm not sure I understood that, so I haven't done anything")
+    first = said[0]["buttons"][0]
+    assert first["payload"] == f'/change_delivery_address{{"tracking_number": "{NUMBER}"}}'
+    # The buttons are the question: no "would you like a person?" on top of them.
+    assert slots == {"offer_human": False, "tracking_number": NUMBER}
+
+
+async def test_an_unsure_off_topic_reading_still_gets_not_sure(domain: dict[str, Any]) -> None:
+    said, slots = await overruled("can you recommend a good dentist", "greet", 0.6, domain)
+    assert said[0]["text"] in (messages.KNOWLEDGE_NOT_SURE_CLOSEST, messages.KNOWLEDGE_NOT_SURE)
+    assert slots["offer_human"] is True
+
+
+async def test_a_knowledge_answer_to_an_unsure_message_also_offers_the_task(
+    domain: dict[str, Any],
+) -> None:
+    said, _ = await overruled("how long do I have to report damage?", "file_complaint", 0.6, domain)
+    assert "(Source: Deadlines for claims)" in said[0]["text"]
+    assert {"title": "Make a complaint or claim", "payload": "/file_complaint"} in said[0][
+        "buttons"
+    ]

@@ -79,6 +79,21 @@ def test_a_damaged_parcel_and_the_claim_rule(chat: Chat, examples: dict[str, Shi
     assert "Which tracking number" not in followed
 
 
+def test_an_unsure_parcel_task_is_offered_not_started(
+    chat: Chat, examples: dict[str, Shipment]
+) -> None:
+    number = examples["in transit"].tracking_number
+    # Below the fallback threshold: the classifier's best reading is an address change.
+    said = chat.say(f"the postcode on {number} is wrong, make it BS8 1TH please")
+    assert "so I haven't done anything yet. Did you mean" in texts(said)
+    assert OFFER_HUMAN not in texts(said)
+    change = f'/change_delivery_address{{"tracking_number": "{number}"}}'
+    assert payloads(said)[0] == change
+    # The button starts the address change for that parcel: the privacy check comes first.
+    followed = chat.choose(buttons(said)[0])
+    assert "last four digits" in followed
+
+
 def test_the_action_server_holds_one_encoder(chat: Chat, stack: Stack) -> None:
     """Sanic's manager process imports the actions too; only the worker that serves loads
     torch and the model (a second copy cost about 450 MB)."""

@@ -113,3 +113,24 @@ def test_entity_scores_need_the_exact_span(tmp_path: Path) -> None:
     assert figures.tracking.f1 == pytest.approx(2 / 3)
     assert figures.ticket.f1 == 0.0
     assert figures.ticket.support == 1
+
+
+def test_did_you_mean_is_scored_on_the_messages_that_fell_back() -> None:
+    number = (("tracking_number", 4, 17),)
+
+    def fell(expected: str, best: str, confidence: float, entities: tuple = ()) -> Prediction:
+        return Prediction("text", expected, "nlu_fallback", confidence, best, entities=entities)
+
+    figures = nlu_metrics.suggested(
+        [
+            fell("change_delivery_address", "change_delivery_address", 0.7),  # right
+            fell("inform", "inform", 0.6, number),  # a bare number: a look-up is right
+            fell("track_shipment", "change_delivery_address", 0.5),  # another task
+            fell("greet", "survey_answer", 0.6),  # nothing offered
+            fell("file_complaint", "file_complaint", 0.2),  # too unsure to offer
+            fell("out_of_scope", "track_shipment", 0.7),  # off-topic, offered
+            fell("out_of_scope", "ask_question", 0.7),  # off-topic, not offered
+            Prediction("hi", "greet", "greet", 0.9, "greet"),  # understood: not counted
+        ]
+    )
+    assert figures == nlu_metrics.Suggested(right=2, other=1, none=2, off_topic=1)
