@@ -520,6 +520,7 @@ def run(args: argparse.Namespace) -> int:
             ("saturation 32", 32, 0.0),
         ]
     )
+    phases = [phase for phase in phases if phase[0].split()[0] in args.shapes]
     figures: dict[str, object] = {}
     failed = False
     try:
@@ -527,7 +528,9 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(drive(ws_url, pools, 2, 2 if args.quick else 8, 0.0, seed=99))
         with MemoryWatch(stack) as memory:
             for index, (name, conversations, pause) in enumerate(phases):
-                seconds = args.phase_seconds
+                # People pausing between messages make a third of the turns per second, and a
+                # p95 per turn type wants a few hundred turns of each: twice as long.
+                seconds = args.phase_seconds * (2 if pause and not args.quick else 1)
                 profilers = []
                 if args.profile and name == phases[-1][0]:
                     profilers = start_profilers(stack, seconds, Path(args.profile))
@@ -565,6 +568,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="a few dozen turns (make test)")
     parser.add_argument("--phase-seconds", type=float, default=45.0, help="length of each phase")
+    parser.add_argument(
+        "--shapes",
+        nargs="+",
+        choices=("conversational", "saturation"),
+        default=("conversational", "saturation"),
+        help="load shapes to run",
+    )
     parser.add_argument("--pause", type=float, default=2.0, help="conversational pause (s)")
     parser.add_argument("--time-training", action="store_true", help="train into a temp dir")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the last phase into DIR")
