@@ -2,9 +2,11 @@
 
 1. The model: the one ``make train`` builds for config.yml (reused when up to date), or an
    NLU-only model for another pipeline given with ``--config`` (to compare pipelines).
-2. Held-out files never used in training (tests/assistant/nlu/): in-scope messages scored per
-   intent, with the confusion pairs and entity F1 for tracking_number and ticket_id; off-topic
-   messages scored by the share rejected (out_of_scope or nlu_fallback).
+2. Two held-out sets never used in training: tests/assistant/nlu/, on which the pipeline's
+   choices were made, and tests/assistant/nlu_fresh/, written after them and never tuned on.
+   In-scope messages scored per intent, with the confusion pairs and entity F1 for
+   tracking_number and ticket_id; off-topic messages scored by the share rejected
+   (out_of_scope or nlu_fallback); what "did you mean …?" offers for those that fell back.
 3. 5-fold cross-validation over the training data (assistant/), unless ``--no-cv``.
 
 ``python -m scripts.bench_nlu [--config other.yml] [--no-cv] [--folds 5]``
@@ -22,7 +24,11 @@ from scripts import nlu_metrics
 from scripts.paths import LOG_DIR, MODEL_DIR, RASA_BIN, RASA_VENV, RESULTS_DIR, ROOT
 from scripts.train import run_logged, train
 
-HELD_OUT = ROOT / "tests" / "assistant" / "nlu"
+# The set the pipeline was tuned on, and one written after every choice, never tuned on.
+HELD_OUT = {
+    "held-out, tuned on": ROOT / "tests" / "assistant" / "nlu",
+    "fresh held-out, never tuned on": ROOT / "tests" / "assistant" / "nlu_fresh",
+}
 DEFAULT_CONFIG = ROOT / "config.yml"
 RASA_PYTHON = RASA_VENV / "bin" / "python"
 # Rasa log lines worth showing while a long step runs.
@@ -53,16 +59,16 @@ def nlu_model(config: Path) -> Path:
     return target
 
 
-def predict_held_out(model: Path, out: Path) -> list[nlu_metrics.Prediction]:
-    """Parse every held-out message with `model`, as the running assistant would."""
-    print("  parsing the held-out files ...", flush=True)
+def predict_held_out(model: Path, data: Path, out: Path) -> list[nlu_metrics.Prediction]:
+    """Parse every message of one held-out set with `model`, as the running assistant would."""
+    print(f"  parsing {data.relative_to(ROOT)} ...", flush=True)
     started = time.monotonic()
     log = LOG_DIR / "nlu-predict.log"
     cmd = [
         str(RASA_PYTHON),
         str(ROOT / "scripts" / "nlu_predict.py"),
         str(model),
-        str(HELD_OUT),
+        str(data),
         str(out),
     ]
     if run_logged(cmd, log, ("parsed",)) != 0:
@@ -151,13 +157,14 @@ def main(argv: list[str]) -> int:
     out = RESULTS_DIR / "bench-nlu" / args.config.stem
     print(f"NLU benchmark for {args.config.name}")
     model = nlu_model(args.config)
-    predictions = predict_held_out(model, out / "heldout.json")
-    print(f"\n== Held-out ({HELD_OUT.relative_to(ROOT)}) ==")
-    figures = nlu_metrics.held_out(predictions)
-    nlu_metrics.print_held_out(figures, per_intent=True)
-    print_declined(figures)
-    if args.sweep:
-        threshold_sweep(predictions)
+    for title, data in HELD_OUT.items():
+        predictions = predict_held_out(model, data, out / f"{data.name}.json")
+        print(f"\n== {title.capitalize()} ({data.relative_to(ROOT)}) ==")
+        figures = nlu_metrics.held_out(predictions)
+        nlu_metrics.print_held_out(figures, per_intent=True)
+        print_declined(figures)
+        if args.sweep:
+            threshold_sweep(predictions)
     if not args.no_cv:
         cross_validate(args.config, args.folds, out / "cv")
     return 0

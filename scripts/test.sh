@@ -38,9 +38,12 @@ $APP/python -m scripts.reports core var/results/core
 .venv/rasa/bin/python scripts/rule_coverage.py --json var/results/core/rule_coverage.json 2>/dev/null
 
 echo "[6/7] held-out NLU files (in-scope intents, off-topic rejection, entities)"
-quiet var/log/test-nlu.log .venv/rasa/bin/python scripts/nlu_predict.py "$MODEL" tests/assistant/nlu \
-  var/results/nlu/heldout.json
-$APP/python -m scripts.reports nlu var/results/nlu/heldout.json
+for SET in nlu nlu_fresh; do
+  echo "  tests/assistant/$SET"
+  quiet var/log/test-$SET.log .venv/rasa/bin/python scripts/nlu_predict.py "$MODEL" \
+    "tests/assistant/$SET" "var/results/nlu/$SET.json"
+  $APP/python -m scripts.reports nlu "$SET" "var/results/nlu/$SET.json"
+done
 
 echo "[7/7] pytest (store, actions, API, browser, end to end)"
 scripts/ensure-chromium.sh
