@@ -61,14 +61,26 @@ FEELING_WORDS = {
     "alright": 3, "so so": 3, "so-so": 3, "decent": 3, "good": 4, "pretty good": 4,
     "nice": 4, "happy": 4, "very good": 5, "great": 5, "excellent": 5, "amazing": 5,
     "perfect": 5, "fantastic": 5, "brilliant": 5, "superb": 5, "outstanding": 5,
-    "loved it": 5, "love it": 5, "wonderful": 5,
+    "loved it": 5, "love it": 5, "wonderful": 5, "satisfied": 4, "very satisfied": 5,
+    "dissatisfied": 2, "unsatisfied": 2, "chuffed": 5, "lovely": 5, "polite": 4,
+    "very polite": 5, "friendly": 4, "helpful": 4, "rude": 1, "abrupt": 2, "grumpy": 2,
 }  # fmt: skip
+# "not", "never", "doubt" or a "n't" word up to two words before a feeling turns a good one
+# bad ("not very good", "wasn't that friendly", "doubt I'd recommend") and a bad one middling
+# ("not bad"). The apostrophe is often left out, so those words are listed without it too.
+_NEGATION = re.compile(
+    r"(?<![\w'])(?:not|never|hardly|doubt|\w+n't|dont|wont|wouldnt|didnt|isnt|wasnt|cant"
+    r"|couldnt|doesnt)(?:\s+\S+){0,2}\s+$"
+)
 # How a feeling word reads on the 0-10 recommendation scale.
 FEELING_TO_NPS = {1: 0, 2: 3, 3: 5, 4: 8, 5: 10}
 NPS_WORDS = {
     "definitely": 10, "absolutely": 10, "certainly": 10, "for sure": 10, "likely": 7,
     "maybe": 5, "perhaps": 5, "unlikely": 2, "never": 0, "no way": 0, "not likely": 2,
+    "very likely": 9, "extremely likely": 10, "would recommend": 9, "recommend": 8,
 }  # fmt: skip
+# A recommendation turned down ("not very likely", "wouldn't recommend you").
+NPS_NEGATED = 2
 SKIP_WORDS = (
     "skip", "pass", "next", "rather not say", "prefer not to say", "don't know",
     "dont know", "do not know", "not sure", "dunno", "no idea", "n/a", "na", "no comment",
@@ -85,13 +97,18 @@ YES_PHRASES = (
 NO_WORDS = (
     "no", "nope", "nah", "not", "late", "delayed", "damaged", "broken", "crushed", "wet",
     "dented", "smashed", "torn", "ripped", "leaking", "opened", "missing", "wasn't",
-    "wasnt", "didn't", "didnt",
+    "wasnt", "didn't", "didnt", "battered", "bashed", "squashed", "soggy", "scratched",
+    "cracked", "leaked", "meant to", "supposed to", "should have", "a day after",
+    "days after", "after they said",
 )  # fmt: skip
 YES_WORDS = (
     "yes", "yeah", "yep", "yup", "y", "sure", "correct", "on time", "early", "perfect",
     "fine", "ok", "okay", "good", "great", "intact", "absolutely", "definitely", "indeed",
-    "of course", "spot on", "it was", "all good", "mint", "excellent",
+    "of course", "spot on", "all good", "mint", "excellent", "when it said", "as promised",
+    "when promised", "on the day",
 )  # fmt: skip
+# Yes only as the whole answer: "it was" says yes, "it was meant to come Tuesday" does not.
+YES_ALONE = ("it was", "it did", "they were", "it came", "it arrived")
 _STARS = re.compile(r"[★⭐✩☆]")
 _CODE_LIKE = re.compile(r"[<>{}=;$\\]")  # markup or code, never an answer to a scale
 _NUMBER = re.compile(r"(?<![\d.])-?\d+(?:[.,]\d+)?(?![\d.])")
@@ -138,9 +155,15 @@ def _parse_yes_no(words: str, text: str) -> Parsed:
         return Parsed("value", score=1, text=text)
     if any(_has(words, w) for w in NO_WORDS):
         return Parsed("value", score=0, text=text)
-    if any(_has(words, w) for w in YES_WORDS):
+    if any(_has(words, w) for w in YES_WORDS) or _is_one_of(words, YES_ALONE):
         return Parsed("value", score=1, text=text)
     return Parsed("invalid", text=text)
+
+
+def _negated(words: str, phrase: str) -> bool:
+    """Whether `phrase` is found in `words` only after a negation ("not very likely")."""
+    found = re.search(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", words)
+    return found is not None and _NEGATION.search(words[: found.start()]) is not None
 
 
 def _parse_score(words: str, text: str, nps: bool) -> int | None:
@@ -158,10 +181,13 @@ def _parse_score(words: str, text: str, nps: bool) -> int | None:
     if nps:
         for phrase in sorted(NPS_WORDS, key=len, reverse=True):
             if _has(words, phrase):
-                return NPS_WORDS[phrase]
+                value = NPS_WORDS[phrase]
+                return NPS_NEGATED if value > 5 and _negated(words, phrase) else value
     for phrase in sorted(FEELING_WORDS, key=len, reverse=True):
         if _has(words, phrase):
             feeling = FEELING_WORDS[phrase]
+            if _negated(words, phrase):
+                feeling = 2 if feeling >= 3 else 3
             return FEELING_TO_NPS[feeling] if nps else feeling
     return None
 

@@ -62,6 +62,42 @@ def test_yes_and_no(question: str, text: str, score: int) -> None:
     assert (parsed.outcome, parsed.score) == ("value", score)
 
 
+@pytest.mark.parametrize(
+    ("question", "text", "score"),
+    [
+        # A turned-down recommendation is unhappy (6 or less opens a follow-up).
+        ("nps", "not very likely", 2),
+        ("nps", "wouldn't recommend you", 2),
+        ("nps", "doubt I'd recommend you", 2),
+        ("nps", "I want to recommend you", 8),
+        ("nps", "9, would recommend", 9),
+        ("csat", "not very good", 2),
+        ("csat", "wasn't that great", 2),
+        ("csat", "not bad", 3),
+        ("csat", "very satisfied", 5),
+        ("courtesy", "he was very polite", 5),
+        ("courtesy", "a bit abrupt", 2),
+    ],
+)
+def test_words_and_their_negations(question: str, text: str, score: int) -> None:
+    parsed = parse_answer(question, text)
+    assert (parsed.outcome, parsed.score) == ("value", score)
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "score"),
+    [
+        ("on_time", "it was", 1),
+        ("on_time", "came when it said it would", 1),
+        ("on_time", "it was meant to come Tuesday and I got it Thursday", 0),
+        ("condition", "box was a bit battered", 0),
+    ],
+)
+def test_yes_and_no_in_a_sentence(question: str, text: str, score: int) -> None:
+    parsed = parse_answer(question, text)
+    assert (parsed.outcome, parsed.score) == ("value", score)
+
+
 @pytest.mark.parametrize("text", ["skip", "Skip", "pass", "rather not say", "don't know", "n/a"])
 @pytest.mark.parametrize("question", ["csat", "on_time", "nps", "comment"])
 def test_skipping_any_question(question: str, text: str) -> None:
