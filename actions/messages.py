@@ -8,7 +8,7 @@ STORE_DOWN = (
 )
 NO_NUMBER_FOUND = (
     "I couldn't find a tracking number in that. It's on your shipping confirmation and "
-    "looks like LP482913075GB: two letters, nine digits, two letters."
+    "looks like LP482913073GB: two letters, nine digits, two letters."
 )
 TOO_MANY_NUMBERS = (
     "I can look up to {limit} parcels at a time, so I'll start with the first {limit}."

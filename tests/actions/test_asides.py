@@ -146,7 +146,7 @@ async def test_the_form_does_not_take_an_aside_as_an_answer(
 ) -> None:
     slots = {
         "complaint_category": "damaged",
-        "tracking_number": "LP482913075GB",
+        "tracking_number": "LP482913073GB",
         "complaint_description": None if requested == "complaint_description" else "crushed box",
         "claimed_amount": None if requested == "claimed_amount" else 20.0,
         "requested_slot": requested,

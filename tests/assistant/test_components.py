@@ -22,7 +22,7 @@ config = next(
 tokenizer = NumberMaskingTokenizer({**NumberMaskingTokenizer.get_default_config(), **config})
 rows = {}
 for text in [
-    "parcel LP482913075GB was damaged",
+    "parcel LP482913073GB was damaged",
     "is lp 453 805 805 gb late? see ticket C-26-00042",
     "my order is on its way",
 ]:
@@ -64,7 +64,7 @@ def test_each_number_becomes_one_symbol_and_other_words_stay() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = json.loads(done.stdout.strip().splitlines()[-1])
-    assert rows["parcel LP482913075GB was damaged"] == [
+    assert rows["parcel LP482913073GB was damaged"] == [
         ["parcel", 0, 6],
         ["xxtnxx", 7, 20],
         ["was", 21, 24],
