@@ -29,6 +29,13 @@ each replaced here with the same behaviour at less work:
 - reading a tracker found each event's class by walking every subclass of `Event`: the same
   first match is now looked up in a table.
 
+Rasa's Redis lock store (production mode: several Rasa servers share conversations) changes a
+conversation's lock by reading it, changing it in memory and writing it back. Two servers doing
+that at once could both issue the same ticket, or one could write back a ticket the other had
+just removed or drop one it had just added (RasaHQ/rasa#9213): two turns of one conversation
+then ran side by side, or a message was lost. Each change is now one Redis transaction on the
+lock's key (WATCH, MULTI, EXEC), tried again when another server changed the lock first.
+
 Runs in the Rasa environment: `.venv/rasa/bin/python scripts/rasa_server.py run ...`.
 """
 
@@ -211,6 +218,80 @@ def fail_turns_on_tracker_store_errors() -> None:
     FailSafeTrackerStore.on_tracker_store_retrieve_error = raise_error  # type: ignore[method-assign]
 
 
+def change_redis_locks_atomically() -> None:
+    import json
+    from collections.abc import Callable
+
+    from rasa.core.lock import TicketLock
+    from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
+    from redis.exceptions import WatchError
+
+    def change(
+        store: RedisLockStore,
+        conversation_id: str,
+        edit: Callable[[TicketLock], bool],
+        create: bool = False,
+    ) -> TicketLock | None:
+        """Apply `edit` to the stored lock in one transaction; `edit` says whether the lock is
+        to be kept (else it is deleted). Returns the lock as written."""
+        key = store.key_prefix + conversation_id
+        with store.red.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    stored = pipe.get(key)
+                    if stored:
+                        lock = TicketLock.from_dict(json.loads(stored))
+                    elif create:
+                        lock = TicketLock(conversation_id)
+                    else:
+                        pipe.unwatch()
+                        return None
+                    keep = edit(lock)
+                    pipe.multi()
+                    if keep:
+                        pipe.set(key, lock.dumps())
+                    else:
+                        pipe.delete(key)
+                    pipe.execute()
+                    return lock
+                except WatchError:
+                    continue  # another server changed the lock first: read it again
+
+    def issue_ticket(
+        self: RedisLockStore, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME
+    ) -> int:
+        issued: list[int] = []
+
+        def add(lock: TicketLock) -> bool:
+            issued[:] = [lock.issue_ticket(lock_lifetime)]
+            return True
+
+        try:
+            change(self, conversation_id, add, create=True)
+        except Exception as error:  # as Rasa's own: the turn fails with a LockError
+            raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
+        return issued[0]
+
+    def update_lock(self: RedisLockStore, conversation_id: str) -> None:
+        change(self, conversation_id, lambda lock: lock.remove_expired_tickets() or True)
+
+    def finish_serving(self: RedisLockStore, conversation_id: str, ticket_number: int) -> None:
+        change(self, conversation_id, lambda lock: lock.remove_ticket_for(ticket_number) or True)
+
+    def cleanup(self: RedisLockStore, conversation_id: str, ticket_number: int) -> None:
+        def remove(lock: TicketLock) -> bool:
+            lock.remove_ticket_for(ticket_number)
+            return lock.is_someone_waiting()
+
+        change(self, conversation_id, remove)
+
+    RedisLockStore.issue_ticket = issue_ticket  # type: ignore[method-assign]
+    RedisLockStore.update_lock = update_lock  # type: ignore[method-assign]
+    RedisLockStore.finish_serving = finish_serving  # type: ignore[method-assign]
+    RedisLockStore.cleanup = cleanup  # type: ignore[method-assign]
+
+
 if __name__ == "__main__":
     from rasa.__main__ import main
 
@@ -220,4 +301,5 @@ if __name__ == "__main__":
     look_up_event_types()
     check_tracker_connections()
     fail_turns_on_tracker_store_errors()
+    change_redis_locks_atomically()
     sys.exit(main())

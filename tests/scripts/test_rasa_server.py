@@ -1,7 +1,8 @@
 """scripts/rasa_server.py, run in the Rasa environment: valid action server responses pass the
 once-compiled check, invalid ones are refused by Rasa's own check with its own message; the SQL
 tracker store answers on the first request after its pooled connections were cut, and fails
-while the database is unreachable instead of answering from an empty conversation."""
+while the database is unreachable instead of answering from an empty conversation; Redis locks
+shared by several servers issue each ticket once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -122,3 +125,55 @@ def test_tracker_store_recovers_and_never_answers_a_stranger(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == outcome
+
+
+LOCK_PROBE = """
+import sys, threading, uuid
+sys.path.insert(0, "scripts")
+import rasa_server
+from rasa.core.lock_store import RedisLockStore
+
+if sys.argv[1] == "product":
+    rasa_server.change_redis_locks_atomically()
+# Four Rasa servers sharing one conversation's lock in Redis, each taking 100 tickets at once.
+servers = [RedisLockStore(host="127.0.0.1", port=6379, db=12, key_prefix="probe") for _ in range(4)]
+conversation = uuid.uuid4().hex
+issued = []
+start = threading.Barrier(len(servers))
+
+def serve(store):
+    start.wait()
+    for _ in range(100):
+        issued.append(store.issue_ticket(conversation, 60))
+
+threads = [threading.Thread(target=serve, args=(store,)) for store in servers]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+kept = len(servers[0].get_lock(conversation).tickets)
+for number in issued:
+    servers[number % len(servers)].cleanup(conversation, number)
+print(len(issued), len(set(issued)), kept, servers[0].get_lock(conversation) is None)
+"""
+
+
+def test_redis_locks_issue_every_ticket_once_across_servers() -> None:
+    """Rasa's Redis lock store reads, changes and writes a lock back: servers taking tickets at
+    the same moment get the same number (two turns of one conversation at once) or lose one.
+    The product changes each lock in one transaction: 400 tickets, 400 numbers, all kept."""
+    try:
+        Redis(host="127.0.0.1", port=6379, db=12).ping()
+    except RedisError as exc:
+        pytest.skip(f"Redis is not reachable: {exc}")
+    figures = {}
+    for mode in ("as-rasa-ships", "product"):
+        done = subprocess.run(
+            [str(RASA_PYTHON), "-c", LOCK_PROBE, mode],
+            cwd=ROOT, capture_output=True, text=True, timeout=300, env=rasa_env(),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        figures[mode] = done.stdout.split()[-4:]
+    assert figures["product"] == ["400", "400", "400", "True"]
+    issued, unique, _kept, _deleted = figures["as-rasa-ships"]
+    assert int(unique) < int(issued), "the probe no longer shows the race it guards against"
