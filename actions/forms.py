@@ -37,6 +37,14 @@ def entity_given(tracker: Tracker, entity: str) -> bool:
     return any(e.get("entity") == entity for e in tracker.latest_message.get("entities", []))
 
 
+def entity_value(tracker: Tracker, entity: str) -> str | None:
+    """The latest message's first value of `entity`, if it has one."""
+    for found in tracker.latest_message.get("entities") or []:
+        if found.get("entity") == entity and found.get("value"):
+            return str(found["value"])
+    return None
+
+
 def is_fresh_message(tracker: Tracker) -> bool:
     """True when nothing but the form itself has acted on the latest user message: the form's
     first look at it, not its return after an interruption was answered. (Rasa lists the form's

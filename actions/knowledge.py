@@ -21,11 +21,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import messages
-from actions.forms import latest_text
+from actions.forms import entity_value, latest_text
 from actions.handoff import hand_over
 from actions.open_complaints import remind_of_open_complaint
 from actions.store import StoreError, store_session
-from actions.suggestions import suggestion, ticket_in
+from actions.suggestions import FALLBACK_INTENT, suggestion
 from backend.handoff.models import Reason
 from backend.store import queries, tracking_numbers
 from knowledge import SearchResult, get_index
@@ -54,7 +54,6 @@ PROBLEM_TOPICS = frozenset(
     }
 )
 ANSWER_PAYLOAD = "/ask_question"
-FALLBACK_INTENT = "nlu_fallback"
 # Anything shaped like a tracking number, however it is spaced (LP 482 913 075 GB).
 _NUMBER_LIKE = re.compile(r"\b[A-Za-z]{2}[\s-]?(?:\d[\s-]?){9}[A-Za-z]{2}\b")
 
@@ -76,13 +75,6 @@ def parcel_in(text: str) -> str | None:
 def without_numbers(text: str) -> str:
     """The question without tracking numbers, which only distract the ranking."""
     return " ".join(_NUMBER_LIKE.sub(" ", text).split())
-
-
-def requested_passage(tracker: Tracker) -> str | None:
-    for entity in tracker.latest_message.get("entities") or []:
-        if entity.get("entity") == "knowledge_id" and entity.get("value"):
-            return str(entity["value"])
-    return None
 
 
 def misunderstood_twice(tracker: Tracker) -> bool:
@@ -118,7 +110,7 @@ class ActionAnswerQuestion(Action):
         leading elsewhere and the parcel the form is about is left alone."""
         index = get_index()
         text = latest_text(tracker)
-        chosen = requested_passage(tracker)
+        chosen = entity_value(tracker, "knowledge_id")
         if chosen and chosen in index.by_id:
             passage = index.by_id[chosen]
             dispatcher.utter_message(
@@ -140,7 +132,7 @@ class ActionAnswerQuestion(Action):
         guess = (
             None
             if aside
-            else suggestion(tracker.latest_message, number, ticket_in(tracker.latest_message))
+            else suggestion(tracker.latest_message, number, entity_value(tracker, "ticket_id"))
         )
         if not result.confident:
             if not aside and misunderstood_twice(tracker):

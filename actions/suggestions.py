@@ -80,10 +80,3 @@ def suggestion(
         entity = json.dumps({"ticket_id": ticket})
         return {"title": f"Check on complaint {ticket}", "payload": f"/{intent}{entity}"}
     return {"title": _OTHER_TASKS[intent], "payload": f"/{intent}"}
-
-
-def ticket_in(latest_message: dict[str, Any]) -> str | None:
-    for entity in latest_message.get("entities") or []:
-        if entity.get("entity") == "ticket_id" and entity.get("value"):
-            return str(entity["value"])
-    return None
