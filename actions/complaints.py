@@ -58,29 +58,36 @@ CATEGORY_KEYWORDS: list[tuple[Category, re.Pattern[str]]] = [
         Category.damaged,
         re.compile(
             r"\b(damag\w*|crush\w*|broke|broken|smash\w*|dent\w*|torn|ripped|soak\w*|"
-            r"wet|leak\w*|shatter\w*|crack\w*|squash\w*|ruined|bashed|destroyed)\b"
+            r"wet|leak\w*|shatter\w*|crack\w*|squash\w*|ruined|bashed|destroyed|snapped|"
+            r"in (?:bits|pieces)|forced through the letterbox)\b"
         ),
     ),
     (
         Category.lost,
         re.compile(
-            r"\b(lost|missing|disappeared|vanished|stolen|never (?:arrived|came|turned up|"
-            r"got it|received it)|not received|didn'?t receive)\b"
+            r"\b(lost|missing|disappeared|vanished|stolen|nicked|never (?:arrived|came|"
+            r"turned up|got it|received|dropped off)|not received|didn'?t receive|nothing came|"
+            r"(?:somebody|someone|they) (?:has |have )?taken it|arrived (?:open and )?empty|"
+            r"nothing inside|it'?s gone)\b"
         ),
     ),
     (
         Category.misdelivery,
         re.compile(
             r"\b(wrong (?:address|house|door|flat|person|street)|neighbou?rs?|misdeliver\w*|"
-            r"delivered (?:it )?to (?:the wrong|someone else|another)|someone else'?s?|"
-            r"not my address|left (?:it )?(?:outside|in the bin|on the street))\b"
+            r"delivered (?:it )?to (?:the wrong|someone else|another)|(?:someone|somebody) "
+            r"else'?s?|not my address|not mine|instead of (?:mine|my|number|\d+)|signed for by|"
+            r"(?:went|gone|delivered|left)(?: it)?(?: to)?(?: the house)? next door|"
+            r"left (?:it )?(?:outside|in the bin|on the street|in the rain|in (?:a |the )?safe "
+            r"place)|never agreed to a safe place|dumped|communal hallway)\b"
         ),
     ),
     (
         Category.courier_conduct,
         re.compile(
-            r"\b(rude\w*|driver|courier|threw|thrown|chucked|attitude|shout\w*|swore|"
-            r"impolite|unprofessional|didn'?t (?:knock|ring)|without knocking|aggressive)\b"
+            r"\b(rude\w*|drivers?|couriers?|delivery (?:guy|man|person)|threw|thrown|chucked|"
+            r"attitude|shout\w*|swore|impolite|unprofessional|didn'?t (?:knock|ring)|"
+            r"without knocking|aggressive|smoking)\b"
         ),
     ),
     (
@@ -93,8 +100,9 @@ CATEGORY_KEYWORDS: list[tuple[Category, re.Pattern[str]]] = [
     (
         Category.late_delivery,
         re.compile(
-            r"\b(late|delay\w*|overdue|still (?:not|hasn'?t|waiting)|waiting|slow|"
-            r"should have (?:arrived|come)|was due|not on time|days? ago)\b"
+            r"\b(late|delay\w*|overdue|still (?:not|nothing|hasn'?t|waiting)|waiting|slow|"
+            r"should have (?:arrived|come)|was due|not on time|days? ago|in time for|"
+            r"turned up at|nobody turned up|sat at the depot)\b"
         ),
     ),
 ]
