@@ -34,6 +34,18 @@ from backend.surveys.answers import parse_answer
         ("nps", "never", 0),
         ("nps", "great", 10),
         ("nps", "terrible", 0),
+        # A turned-down recommendation or feeling is unhappy (NPS 6 or less opens a follow-up).
+        ("nps", "not very likely", 2),
+        ("nps", "wouldn't recommend you", 2),
+        ("nps", "doubt I'd recommend you", 2),
+        ("nps", "I want to recommend you", 8),
+        ("nps", "9, would recommend", 9),
+        ("csat", "not very good", 2),
+        ("csat", "wasn't that great", 2),
+        ("csat", "not bad", 3),
+        ("csat", "very satisfied", 5),
+        ("courtesy", "he was very polite", 5),
+        ("courtesy", "a bit abrupt", 2),
     ],
 )
 def test_scores_in_every_format(question: str, text: str, score: int) -> None:
@@ -55,45 +67,13 @@ def test_scores_in_every_format(question: str, text: str, score: int) -> None:
         ("condition", "no damage", 1),
         ("condition", "perfect", 1),
         ("condition", "nope", 0),
-    ],
-)
-def test_yes_and_no(question: str, text: str, score: int) -> None:
-    parsed = parse_answer(question, text)
-    assert (parsed.outcome, parsed.score) == ("value", score)
-
-
-@pytest.mark.parametrize(
-    ("question", "text", "score"),
-    [
-        # A turned-down recommendation is unhappy (6 or less opens a follow-up).
-        ("nps", "not very likely", 2),
-        ("nps", "wouldn't recommend you", 2),
-        ("nps", "doubt I'd recommend you", 2),
-        ("nps", "I want to recommend you", 8),
-        ("nps", "9, would recommend", 9),
-        ("csat", "not very good", 2),
-        ("csat", "wasn't that great", 2),
-        ("csat", "not bad", 3),
-        ("csat", "very satisfied", 5),
-        ("courtesy", "he was very polite", 5),
-        ("courtesy", "a bit abrupt", 2),
-    ],
-)
-def test_words_and_their_negations(question: str, text: str, score: int) -> None:
-    parsed = parse_answer(question, text)
-    assert (parsed.outcome, parsed.score) == ("value", score)
-
-
-@pytest.mark.parametrize(
-    ("question", "text", "score"),
-    [
         ("on_time", "it was", 1),
         ("on_time", "came when it said it would", 1),
         ("on_time", "it was meant to come Tuesday and I got it Thursday", 0),
         ("condition", "box was a bit battered", 0),
     ],
 )
-def test_yes_and_no_in_a_sentence(question: str, text: str, score: int) -> None:
+def test_yes_and_no(question: str, text: str, score: int) -> None:
     parsed = parse_answer(question, text)
     assert (parsed.outcome, parsed.score) == ("value", score)
 
