@@ -153,14 +153,15 @@ class Suggested:
 def suggested(predictions: list[Prediction]) -> Suggested:
     in_scope, off_topic = split([p for p in predictions if p.predicted == FALLBACK])
 
+    def has_number(p: Prediction) -> bool:
+        return any(span[0] == "tracking_number" for span in p.entities)
+
     def offer(p: Prediction) -> str | None:
-        has_number = any(span[0] == "tracking_number" for span in p.entities)
-        return suggested_intent(p.top_intent, p.confidence, has_number)
+        return suggested_intent(p.top_intent, p.confidence, has_number(p))
 
     def asked(p: Prediction) -> str:
         # A bare number is answered with a look-up, so that is the task it asks for.
-        has_number = any(span[0] == "tracking_number" for span in p.entities)
-        return "track_shipment" if p.expected == "inform" and has_number else p.expected
+        return "track_shipment" if p.expected == "inform" and has_number(p) else p.expected
 
     offers = [(offer(p), asked(p)) for p in in_scope]
     return Suggested(

@@ -261,17 +261,16 @@ def change_redis_locks_atomically() -> None:
     def issue_ticket(
         self: RedisLockStore, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME
     ) -> int:
-        issued: list[int] = []
-
         def add(lock: TicketLock) -> bool:
-            issued[:] = [lock.issue_ticket(lock_lifetime)]
+            lock.issue_ticket(lock_lifetime)
             return True
 
         try:
-            change(self, conversation_id, add, create=True)
+            lock = change(self, conversation_id, add, create=True)
         except Exception as error:  # as Rasa's own: the turn fails with a LockError
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
-        return issued[0]
+        assert lock is not None  # created when missing
+        return lock.last_issued
 
     def update_lock(self: RedisLockStore, conversation_id: str) -> None:
         change(self, conversation_id, lambda lock: lock.remove_expired_tickets() or True)
