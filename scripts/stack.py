@@ -15,9 +15,11 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -195,6 +197,7 @@ class Stack:
 
     def start(self, timeout: float = 240.0, progress: bool = False) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        use_write_ahead_log(self.database_url)
         for name in self.commands():
             self._launch(name)
             if progress:
@@ -273,6 +276,20 @@ class Stack:
 
     def first_exited(self) -> str | None:
         return next((n for n, p in self.processes.items() if p.poll() is not None), None)
+
+
+def use_write_ahead_log(database_url: str) -> None:
+    """Put a SQLite store in write-ahead-log mode (kept in the file). The backend and the
+    action server write transcripts, tickets and answers from separate processes: with the
+    default rollback journal every reader waited for each writer's commit and its syncs (most of
+    the backend's time under load); with the log, readers never wait and a commit is one sync."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    with closing(sqlite3.connect(url.database)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def prepare_store(database_url: str) -> None:

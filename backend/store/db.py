@@ -55,12 +55,6 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: object) ->
     # SQLite ignores foreign keys unless each connection asks for them.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    # Write-ahead log (kept in the file; a no-op once set, and for a store in memory): the
-    # backend and the action server write transcripts, tickets and answers from separate
-    # processes, and with the default rollback journal every reader waited for each writer's
-    # commit and its syncs (most of the backend's time under load); with the log readers never
-    # wait and a commit is one sync.
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 

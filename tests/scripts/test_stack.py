@@ -3,11 +3,13 @@ and the demo agent's credentials the backend gets."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from scripts.stack import Ports, Stack
+from scripts.stack import Ports, Stack, use_write_ahead_log
 
 
 def production_stack(action_servers: int, rasa_servers: int = 2, workers: int = 2) -> Stack:
@@ -62,3 +64,18 @@ def test_the_demo_credentials_are_the_ones_the_backend_gets(
     production.env.update({"DEMO_AGENT_PASSWORD": "own-agent-secret", "DEMO_MANAGER_USERNAME": "m"})
     assert production.credentials() == ("agent", "own-agent-secret")
     assert production.credentials("manager") == ("m", "parcelline-manager-demo")
+
+
+def test_a_sqlite_store_is_put_in_write_ahead_log_mode_and_postgresql_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "store.db"
+    with closing(sqlite3.connect(store)) as connection:
+        connection.execute("CREATE TABLE t (x INTEGER)")
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    use_write_ahead_log(f"sqlite:///{store}")
+    # Kept in the file: every later connection, in any process, uses the log.
+    with closing(sqlite3.connect(store)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    use_write_ahead_log("sqlite://")  # in memory: nothing to do
+    use_write_ahead_log("postgresql+psycopg://postgres@127.0.0.1:5432/never_touched")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -150,19 +148,6 @@ def test_engines_are_cached_per_url_and_make_the_sqlite_folder(sqlite_url: str) 
     assert get_engine(sqlite_url) is engine
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
-
-
-def test_a_sqlite_store_is_put_in_write_ahead_log_mode_and_memory_is_left_alone(
-    sqlite_url: str,
-) -> None:
-    with get_engine(sqlite_url).connect() as connection:
-        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-    # Kept in the file: every later connection, in any process, uses the log.
-    store = sqlite_url.removeprefix("sqlite:///")
-    with closing(sqlite3.connect(store)) as connection:
-        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    with get_engine("sqlite://").connect() as connection:
-        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "memory"
 
 
 def test_building_an_engine_does_not_connect() -> None:
